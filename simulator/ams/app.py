@@ -1,0 +1,23 @@
+"""The AMS app: the association's system of record (members, identity, commerce, writeback inbox)."""
+
+from __future__ import annotations
+
+from simulator.ams.views import members_api
+from simulator.config import SandboxConfig, load_config
+from simulator.core.db import Database
+from simulator.core.middleware import install_request_middleware
+from simulator.core.web import build_app
+
+DESCRIPTION = (
+    "The sandbox's association management system. Every URL is tenant-scoped: `/t/{tenant}/…`. "
+    "API calls send `Authorization: Bearer KEY` (the tenant's key or the admin key)."
+)
+
+
+def create_app(config: SandboxConfig | None = None, db: Database | None = None):
+    """AMS app factory."""
+    config = config or load_config()
+    app = build_app("ams", "Sandbox AMS", DESCRIPTION, config, db)
+    app.register_api(members_api)
+    install_request_middleware(app, "ams")
+    return app

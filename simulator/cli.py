@@ -1,0 +1,349 @@
+"""The ``sandbox`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+import httpx
+
+from simulator import __version__
+from simulator.config import ENV_PREFIX, SandboxConfig, describe_settings, load_config
+from simulator.core.db import Database
+from simulator.core.errors import SandboxError
+
+APPS = ("console", "ams", "lms")
+PERSONAS_HELP = (
+    "active.member@demo.test, grace.member@demo.test, lapsed.member@demo.test, student@demo.test, "
+    "nonmember@demo.test, staff@demo.test (staff role); password: demo"
+)
+
+
+class SandboxGroup(click.Group):
+    """Reports a ``SandboxError`` as a plain sentence instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SandboxError as exc:
+            raise click.ClickException(exc.message) from exc
+
+
+def _config(ctx: click.Context, **overrides: Any) -> SandboxConfig:
+    return load_config(ctx.obj.get("config_file"), overrides=overrides)
+
+
+def _setup_logging(config: SandboxConfig) -> None:
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def _database(config: SandboxConfig) -> Database:
+    db = Database(config.resolved_database_url)
+    db.upgrade()
+    return db
+
+
+@click.group(cls=SandboxGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sandbox")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="SANDBOX_CONFIG",
+    help="TOML settings file.",
+)
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None) -> None:
+    """AMS–LMS Integration Sandbox: a fake AMS and LMS joined by real SSO, eCommerce and writeback.
+
+    Settings come from flags, SANDBOX_* environment variables or a TOML file (see README).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_file"] = config_file
+
+
+def _server_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--bind", help="Address to listen on (default 127.0.0.1)."),
+            click.option("--console-port", type=int, help="Console/control API port (default 8000)."),
+            click.option("--ams-port", type=int, help="AMS port (default 8001)."),
+            click.option("--lms-port", type=int, help="LMS port (default 8002)."),
+            click.option(
+                "--data-dir", type=click.Path(file_okay=False), help="Data folder (default ./.sandbox)."
+            ),
+            click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the data folder)."),
+            click.option("--threads", type=int, help="Request threads per app (default 8)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _child_env(config: SandboxConfig) -> dict[str, str]:
+    """Environment that gives a child process exactly this configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    for name, value in config.model_dump().items():
+        if value is not None:
+            env[ENV_PREFIX + name.upper()] = str(value)
+    env[ENV_PREFIX + "ADMIN_KEY"] = config.effective_admin_key()
+    env[ENV_PREFIX + "DATA_DIR"] = str(config.data_dir.resolve())
+    return env
+
+
+def _wait_healthy(urls: list[str], processes: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(urls)
+    while pending:
+        if any(process.poll() is not None for process in processes):
+            raise click.ClickException("A sandbox process exited during start-up; see the messages above.")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"Timed out waiting for {', '.join(pending)} to answer.")
+        url = pending[0]
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                pending.pop(0)
+                continue
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@main.command()
+@_server_options
+@click.option("--no-demo", is_flag=True, help="Do not create the seeded demo tenant.")
+@click.pass_context
+def up(ctx: click.Context, no_demo: bool, **flags: Any) -> None:
+    """Start the AMS, LMS, console and worker, seeded with the demo tenant. Ctrl-C stops everything."""
+    from simulator.console.service import ensure_demo_tenant
+
+    config = _config(ctx, **flags)
+    _setup_logging(config)
+    db = _database(config)
+    demo_key = None if no_demo else ensure_demo_tenant(db, config)
+    db.dispose()
+    env = _child_env(config)
+    command = [sys.executable, "-m", "simulator.cli"]
+    processes = [subprocess.Popen([*command, "serve", app], env=env) for app in APPS]
+    processes.append(subprocess.Popen([*command, "worker"], env=env))
+    stopping = False
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        _wait_healthy(
+            [f"{url}/healthz" for url in (config.console_url, config.ams_url, config.lms_url)], processes
+        )
+        _print_banner(config, demo_key, no_demo)
+        while not stopping:
+            if any(process.poll() is not None for process in processes):
+                raise click.ClickException("A sandbox process stopped unexpectedly; stopping the others.")
+            time.sleep(0.2)
+        click.echo("Stopping the sandbox…")
+    finally:
+        _stop_all(processes)
+
+
+def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="AMS–LMS Integration Sandbox is up", show_header=False)
+    table.add_row("Console / control API", config.console_url, f"{config.console_url}/docs/")
+    table.add_row("AMS", config.ams_url, f"{config.ams_url}/t/demo/…")
+    table.add_row("LMS", config.lms_url, f"{config.lms_url}/t/demo/…")
+    table.add_row("Admin key", config.effective_admin_key(), "Authorization: Bearer …")
+    if not no_demo:
+        table.add_row(
+            "Demo tenant", "demo", demo_key or "(API key shown when it was created; the admin key works)"
+        )
+        table.add_row("Demo accounts", PERSONAS_HELP, "")
+    table.add_row("Database", config.resolved_database_url, "")
+    console = Console()
+    console.print(table)
+    console.print("Press Ctrl-C to stop.")
+
+
+@main.command()
+@click.argument("app", type=click.Choice(APPS))
+@_server_options
+@click.option("--workers", type=int, default=1, show_default=True, help="Gunicorn worker processes.")
+@click.pass_context
+def serve(ctx: click.Context, app: str, workers: int, **flags: Any) -> None:
+    """Serve one app with gunicorn (the scale-out shape: run several against PostgreSQL)."""
+    from simulator.server import serve_app
+
+    config = _config(ctx, **flags)
+    _setup_logging(config)
+    serve_app(app, config, workers=workers)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one pass over due work, then exit.")
+@click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the data folder).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (default ./.sandbox).")
+@click.pass_context
+def worker(ctx: click.Context, once: bool, **flags: Any) -> None:
+    """Run the background worker: due jobs on each tenant's clock. Several may run against PostgreSQL."""
+    from simulator.worker import run_worker
+
+    config = _config(ctx, **flags)
+    _setup_logging(config)
+    _database(config).dispose()
+    run_worker(config, once=once)
+
+
+@main.command()
+@click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the data folder).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (default ./.sandbox).")
+@click.pass_context
+def migrate(ctx: click.Context, **flags: Any) -> None:
+    """Create or upgrade the database schema (``up`` and ``worker`` do this themselves)."""
+    config = _config(ctx, **flags)
+    _database(config).dispose()
+    click.echo(f"Database is at the latest schema: {config.resolved_database_url}")
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True, help="Tenant to seed (created if missing).")
+@click.option("--members", type=click.IntRange(0, 1_000_000), default=200, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=42, show_default=True, help="Faker seed.")
+@click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the data folder).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (default ./.sandbox).")
+@click.pass_context
+def seed(ctx: click.Context, tenant_id: str, members: int, seed: int, **flags: Any) -> None:
+    """Replace a tenant's data with deterministic demo data: the personas plus N generated members.
+
+    The same seed gives the same people, member ids and emails. (seed, members) becomes the tenant's
+    seeded state, which ``tenant reset`` returns to.
+    """
+    from simulator.console import service
+    from simulator.core.models import Tenant
+
+    config = _config(ctx, **flags)
+    db = _database(config)
+    started = time.perf_counter()
+    with db.read() as session:
+        exists = session.get(Tenant, tenant_id) is not None
+    if exists:
+        summary = service.reseed_tenant(db, config, tenant_id, seed, members)
+        key_line = ""
+    else:
+        _, api_key, summary = service.create_seeded_tenant(db, config, tenant_id, seed=seed, members=members)
+        key_line = f"\nCreated tenant '{tenant_id}'. Its API key (shown once): {api_key}"
+    elapsed = time.perf_counter() - started
+    counts = ", ".join(f"{n} {what}" for what, n in summary.counts().items())
+    click.echo(f"Seeded tenant '{tenant_id}' with seed {seed}: {counts} in {elapsed:.2f}s.{key_line}")
+
+
+@main.group()
+def tenant() -> None:
+    """Create, list, reset and delete tenants (directly on the database)."""
+
+
+def _db_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder.")(func)
+    return click.option("--database-url", help="SQLAlchemy URL.")(func)
+
+
+@tenant.command("create")
+@click.argument("tenant_id")
+@click.option("--name", help="Display name.")
+@click.option("--members", type=click.IntRange(0, 1_000_000), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@_db_flags
+@click.pass_context
+def tenant_create(
+    ctx: click.Context, tenant_id: str, name: str | None, members: int, seed: int, **flags: Any
+) -> None:
+    """Create a seeded tenant and print its API key (shown once)."""
+    from simulator.console import service
+
+    config = _config(ctx, **flags)
+    _, api_key, summary = service.create_seeded_tenant(
+        _database(config), config, tenant_id, name, seed=seed, members=members
+    )
+    click.echo(f"Created tenant '{tenant_id}' ({summary.counts()}). API key (shown once): {api_key}")
+
+
+@tenant.command("list")
+@_db_flags
+@click.pass_context
+def tenant_list(ctx: click.Context, **flags: Any) -> None:
+    """List tenants."""
+    from simulator.core.tenancy import list_tenants
+
+    db = _database(_config(ctx, **flags))
+    with db.read() as session:
+        tenants = list_tenants(session)
+        if not tenants:
+            click.echo("No tenants yet.")
+        for item in tenants:
+            click.echo(f"{item.id}\t{item.name}\tseed={item.seed}\tmembers={item.seed_members}")
+
+
+@tenant.command("reset")
+@click.argument("tenant_id")
+@_db_flags
+@click.pass_context
+def tenant_reset(ctx: click.Context, tenant_id: str, **flags: Any) -> None:
+    """Rebuild a tenant from its seeded state (its id and API key stay)."""
+    from simulator.console import service
+
+    config = _config(ctx, **flags)
+    summary = service.reset_tenant(_database(config), config, tenant_id)
+    click.echo(f"Reset tenant '{tenant_id}' ({summary.counts()}).")
+
+
+@tenant.command("delete")
+@click.argument("tenant_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_db_flags
+@click.pass_context
+def tenant_delete(ctx: click.Context, tenant_id: str, yes: bool, **flags: Any) -> None:
+    """Delete a tenant and everything it owns."""
+    from simulator.core.tenancy import delete_tenant
+
+    if not yes:
+        click.confirm(f"Delete tenant '{tenant_id}' and all its data?", abort=True)
+    db = _database(_config(ctx, **flags))
+    with db.session() as session:
+        delete_tenant(session, tenant_id)
+    click.echo(f"Deleted tenant '{tenant_id}'.")
+
+
+@main.command("config")
+def show_config() -> None:
+    """List every setting, its environment variable and its default."""
+    for env_name, default, description in describe_settings():
+        click.echo(f"{env_name:<34} {default or '(unset)':<12} {description}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""One settings object for the whole sandbox process tree.
+
+Every setting has a default. Values are taken, last one winning, from: the defaults below, a TOML file
+(``SANDBOX_CONFIG=path`` or ``--config path``; ``./sandbox.toml`` when present), ``SANDBOX_*``
+environment variables, and explicit overrides (CLI flags, tests).
+
+Example::
+
+    config = load_config(overrides={"ams_port": 9001})
+    config.ams_url  # 'http://127.0.0.1:9001'
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simulator.core.errors import ConfigError
+
+ENV_PREFIX = "SANDBOX_"
+DEFAULT_CONFIG_FILE = "sandbox.toml"
+
+
+class SandboxConfig(BaseModel):
+    """Process-wide settings (tenant behaviour lives in each tenant's settings document instead)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path(".sandbox"), description="Holds the SQLite file, generated keys and logs.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default: a SQLite file in data_dir. postgresql+psycopg://… to scale.",
+    )
+    admin_key: str | None = Field(
+        None, description="Bearer key for the control plane; generated once and kept in data_dir when unset."
+    )
+    bind: str = Field("127.0.0.1", description="Address the three apps listen on.")
+    console_port: int = Field(8000, ge=1, le=65535, description="Console and control API port.")
+    ams_port: int = Field(8001, ge=1, le=65535, description="AMS port.")
+    lms_port: int = Field(8002, ge=1, le=65535, description="LMS port.")
+    public_host: str | None = Field(
+        None, description="Host name used in URLs the apps hand out (issuers, redirects); default: bind."
+    )
+    threads: int = Field(8, ge=1, le=256, description="Request threads per app process.")
+    password_hash_iterations: int = Field(
+        1_000, ge=1, description="PBKDF2 rounds for the sandbox's fake passwords (kept low on purpose)."
+    )
+    journal_body_limit: int = Field(
+        4_096, ge=0, description="Bytes of each body kept in the request journal."
+    )
+    worker_poll_seconds: float = Field(0.5, gt=0, description="How often the worker looks for due work.")
+    log_level: str = Field("INFO", description="Python logging level name.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
+
+    def _url(self, port: int) -> str:
+        return f"http://{self.public_host or self.bind}:{port}"
+
+    @property
+    def console_url(self) -> str:
+        return self._url(self.console_port)
+
+    @property
+    def ams_url(self) -> str:
+        return self._url(self.ams_port)
+
+    @property
+    def lms_url(self) -> str:
+        return self._url(self.lms_port)
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def effective_admin_key(self) -> str:
+        """The admin key: the configured one, else one generated once and kept in ``data_dir``."""
+        if self.admin_key:
+            return self.admin_key
+        return _read_or_create_secret(self.ensure_data_dir() / "admin_key")
+
+    def flask_secret_key(self) -> str:
+        """Key for signed browser sessions, shared by every process that uses the same data_dir."""
+        return _read_or_create_secret(self.ensure_data_dir() / "session_secret")
+
+
+def _read_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = "sbx_admin_" + secrets.token_urlsafe(24) if path.name == "admin_key" else secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+    return value
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting: used by docs and ``--help``."""
+    rows = []
+    for name, field in SandboxConfig.model_fields.items():
+        default = "" if field.default is None else str(field.default)
+        rows.append((ENV_PREFIX + name.upper(), default, field.description or ""))
+    return rows
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> SandboxConfig:
+    """Build the settings from defaults, TOML file, environment and overrides (in that order)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path is None and Path(DEFAULT_CONFIG_FILE).exists():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                values.update(tomllib.load(handle))
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the configuration file {path}: {exc.strerror}.") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"The configuration file {path} is not valid TOML: {exc}.") from exc
+    for name in SandboxConfig.model_fields:
+        key = ENV_PREFIX + name.upper()
+        if key in env and env[key] != "":
+            values[name] = env[key]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return SandboxConfig(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid configuration: {problems}.") from exc

@@ -1,0 +1,29 @@
+"""The console app: control API (``/api``) and, later, the web UI over it."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+import simulator.jobs  # noqa: F401 - clock advances run every registered job kind
+from simulator.config import SandboxConfig, load_config
+from simulator.console.api import control
+from simulator.core.db import Database
+from simulator.core.web import build_app
+
+DESCRIPTION = (
+    "Control plane of the AMS–LMS Integration Sandbox: tenants, settings, simulated clock, faults and the "
+    "request journal. Send `Authorization: Bearer KEY` (the admin key, or a tenant's key for its own tenant)."
+)
+
+
+def create_app(config: SandboxConfig | None = None, db: Database | None = None):
+    """Console app factory."""
+    config = config or load_config()
+    app = build_app("console", "Sandbox control API", DESCRIPTION, config, db)
+    app.register_api(control)
+
+    @app.get("/", doc_ui=False)
+    def index() -> str:
+        return render_template("index.html", config=config)
+
+    return app

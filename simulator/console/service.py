@@ -1,0 +1,71 @@
+"""Control-plane services: tenant lifecycle with its seeded state (no Flask here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.config import SandboxConfig
+from simulator.core import tenancy
+from simulator.core.db import Database
+from simulator.core.models import Tenant
+from simulator.seed import SeedSummary, seed_tenant
+
+DEMO_TENANT = "demo"
+DEMO_SEED = 42
+DEMO_MEMBERS = 200
+
+
+def tenant_summary(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "name": tenant.name,
+        "seed": tenant.seed,
+        "seed_members": tenant.seed_members,
+        "created_at": tenant.created_at.isoformat(),
+    }
+
+
+def create_seeded_tenant(
+    db: Database,
+    config: SandboxConfig,
+    tenant_id: str,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    seed: int = 0,
+    members: int = 0,
+) -> tuple[dict[str, Any], str, SeedSummary]:
+    """Create a tenant and seed it, in one transaction; returns (summary, api key, what was seeded)."""
+    with db.session() as session:
+        tenant, api_key = tenancy.create_tenant(session, tenant_id, name, settings, seed, members)
+        summary = seed_tenant(session, tenant.id, seed=seed, members=members, config=config)
+        return tenant_summary(tenant), api_key, summary
+
+
+def reseed_tenant(
+    db: Database, config: SandboxConfig, tenant_id: str, seed: int, members: int
+) -> SeedSummary:
+    """Make ``(seed, members)`` the tenant's seeded state and rebuild its data from it."""
+    with db.session() as session:
+        tenant = tenancy.get_tenant(session, tenant_id)
+        tenant.seed, tenant.seed_members = seed, members
+        tenancy.clear_tenant_data(session, tenant_id)
+        return seed_tenant(session, tenant_id, seed=seed, members=members, config=config)
+
+
+def reset_tenant(db: Database, config: SandboxConfig, tenant_id: str) -> SeedSummary:
+    """Throw the tenant's world away and build it again from its seeded state."""
+    with db.session() as session:
+        tenant = tenancy.get_tenant(session, tenant_id)
+        tenancy.clear_tenant_data(session, tenant_id)
+        return seed_tenant(session, tenant_id, seed=tenant.seed, members=tenant.seed_members, config=config)
+
+
+def ensure_demo_tenant(db: Database, config: SandboxConfig) -> str | None:
+    """Create the seeded ``demo`` tenant if it is missing; returns its new API key, or None if it existed."""
+    with db.read() as session:
+        if session.get(Tenant, DEMO_TENANT) is not None:
+            return None
+    _, api_key, _ = create_seeded_tenant(
+        db, config, DEMO_TENANT, "Demo Professional Association", seed=DEMO_SEED, members=DEMO_MEMBERS
+    )
+    return api_key

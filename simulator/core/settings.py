@@ -1,0 +1,235 @@
+"""The tenant settings document: one validated JSON document per tenant.
+
+The same schema serves the control API (``GET/PATCH /api/tenants/{t}/settings``), scenario files and the
+console. Every field has a default, so ``{}`` is a complete document. A PATCH is a JSON merge patch
+(RFC 7396): objects merge, lists and scalars replace, ``null`` removes (back to the default). The merged
+document is validated as a whole before anything is stored.
+
+Example::
+
+    settings = TenantSettings()                       # all defaults
+    merged = apply_merge_patch(settings, {"sso": {"protocol": "oidc"}})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import zoneinfo
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from simulator.core.errors import ValidationFailed, validation_failed_from_pydantic
+
+SsoProtocol = Literal["saml", "oidc", "token"]
+WRITEBACK_TRIGGERS = (
+    "course.completed",
+    "course.passed",
+    "course.failed",
+    "webinar.attended",
+    "certificate.issued",
+    "credits.awarded",
+    "enrollment.started",
+)
+WritebackTrigger = Literal[
+    "course.completed",
+    "course.passed",
+    "course.failed",
+    "webinar.attended",
+    "certificate.issued",
+    "credits.awarded",
+    "enrollment.started",
+]
+WritebackDestination = Literal["ce_transcript", "activity_history", "profile_field", "badge"]
+HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Branding(_Section):
+    association_name: str = Field("Demo Professional Association", min_length=1, max_length=120)
+    short_name: str = Field("DPA", min_length=1, max_length=20)
+    primary_colour: str = Field("#1d4e89", pattern=HEX_COLOUR)
+    accent_colour: str = Field("#f4a259", pattern=HEX_COLOUR)
+
+
+class SsoSettings(_Section):
+    protocol: SsoProtocol = Field("saml", description="How the LMS signs learners in through the AMS.")
+    allow_idp_initiated: bool = Field(True, description="Accept unsolicited SAML responses at the LMS.")
+    clock_skew_seconds: int = Field(120, ge=0, le=3600)
+    attribute_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rename released attributes/claims (canonical name → name on the wire).",
+    )
+
+
+class AccessPolicy(_Section):
+    """Who may enter the LMS, decided at each sign-on from the member's record in the AMS."""
+
+    non_members: Literal["allow", "restricted", "deny"] = "allow"
+    prospects: Literal["allow", "restricted", "deny"] = "deny"
+    grace: Literal["full", "read_only", "deny"] = "full"
+    lapsed: Literal["full", "read_only", "deny"] = "deny"
+    inactive: Literal["full", "read_only", "deny"] = "deny"
+    lapsed_pays_member_price: bool = False
+
+
+class MembershipPolicy(_Section):
+    grace_days: int = Field(30, ge=0, le=365, description="Days after expiry before grace becomes lapsed.")
+
+
+class BatchSchedule(_Section):
+    every: Literal["hourly", "nightly", "weekly"] = "nightly"
+    at: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time (HH:MM).")
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "sunday"
+
+
+class WritebackRule(_Section):
+    """trigger → value format → destination, delivered immediately or in batches."""
+
+    name: str = Field(..., min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
+    trigger: WritebackTrigger
+    value_format: str = Field("ce_credit", min_length=1, max_length=4000)
+    destination: WritebackDestination = "ce_transcript"
+    mode: Literal["immediate", "batch"] = "immediate"
+    schedule: BatchSchedule | None = None
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _batch_needs_schedule(self) -> WritebackRule:
+        if self.mode == "batch" and self.schedule is None:
+            self.schedule = BatchSchedule()
+        if self.mode == "immediate" and self.schedule is not None:
+            raise ValueError("a schedule only applies to mode 'batch'")
+        return self
+
+
+class ExternalEndpoint(_Section):
+    url: str = Field(..., pattern=r"^https?://", max_length=2000)
+    secret: str = Field(..., min_length=16, max_length=200)
+
+
+class WritebackSettings(_Section):
+    rules: list[WritebackRule] = Field(
+        default_factory=lambda: [
+            WritebackRule(name="ce-credits", trigger="credits.awarded", value_format="ce_credit"),
+            WritebackRule(
+                name="completions",
+                trigger="course.completed",
+                value_format="activity",
+                destination="activity_history",
+            ),
+        ]
+    )
+    batch_max_size: int = Field(500, ge=1, le=10_000)
+    external_endpoint: ExternalEndpoint | None = None
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rule_names(cls, rules: list[WritebackRule]) -> list[WritebackRule]:
+        names = [rule.name for rule in rules]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(duplicates)}")
+        return rules
+
+
+DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+
+
+class RetryPolicy(_Section):
+    """Delivery retries (Standard Webhooks schedule), scaled by ``time_scale`` so tests run in seconds."""
+
+    schedule_seconds: list[float] = Field(default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE), min_length=1)
+    time_scale: float = Field(1.0, gt=0, le=1.0)
+    jitter: float = Field(0.1, ge=0, le=1.0)
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+
+    @field_validator("schedule_seconds")
+    @classmethod
+    def _non_negative_increasing(cls, values: list[float]) -> list[float]:
+        if any(v < 0 for v in values):
+            raise ValueError("delays cannot be negative")
+        if any(b < a for a, b in itertools.pairwise(values)):
+            raise ValueError("delays must not decrease")
+        return values
+
+
+class JournalSettings(_Section):
+    max_entries: int = Field(
+        10_000, ge=10, le=1_000_000, description="Oldest entries are dropped beyond this."
+    )
+
+
+class TenantSettings(_Section):
+    """Everything a tenant can configure; every field is defaulted."""
+
+    branding: Branding = Field(default_factory=Branding)
+    timezone: str = Field("America/New_York", description="IANA zone for business dates and schedules.")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    sso: SsoSettings = Field(default_factory=SsoSettings)
+    catalog_owner: Literal["ams", "lms"] = "ams"
+    purchase_sync: Literal["immediate", "next_sign_on"] = "immediate"
+    access: AccessPolicy = Field(default_factory=AccessPolicy)
+    membership: MembershipPolicy = Field(default_factory=MembershipPolicy)
+    writeback: WritebackSettings = Field(default_factory=WritebackSettings)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", value):
+            raise ValueError(f"'{value}' is not an IANA time zone name")
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"'{value}' is not an IANA time zone name") from exc
+        return value
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def settings_schema() -> dict[str, Any]:
+    """The JSON Schema of the settings document (published for editors and the console)."""
+    schema = TenantSettings.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Tenant settings"
+    return schema
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def validate_settings(document: Any) -> TenantSettings:
+    """Validate a whole settings document; raises ``ValidationFailed`` naming each bad field."""
+    if not isinstance(document, dict):
+        raise ValidationFailed(
+            "The settings document must be a JSON object.",
+            errors=[{"field": "(body)", "message": "not an object"}],
+        )
+    try:
+        return TenantSettings.model_validate(document)
+    except ValidationError as exc:
+        raise validation_failed_from_pydantic(exc) from exc
+
+
+def apply_merge_patch(current: TenantSettings, patch: Any) -> TenantSettings:
+    """The settings that result from merge-patching ``current`` with ``patch`` (validated, not stored)."""
+    return validate_settings(merge_patch(current.model_dump(mode="json"), patch))

@@ -1,0 +1,168 @@
+"""Tenants: isolated sandbox worlds, and the one place that resolves and enforces them.
+
+Every AMS and LMS URL starts with ``/t/{tenant}``; every tenant-owned row carries ``tenant_id``. Control
+calls carry ``Authorization: Bearer KEY``: the admin key opens every tenant, a tenant's key opens only
+that tenant (any other tenant answers 404, as if it did not exist, so keys cannot probe for names).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from simulator.core.clock import wall_now
+from simulator.core.db import Base
+from simulator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from simulator.core.models import Tenant
+from simulator.core.security import digest_key, keys_equal, new_api_key
+from simulator.core.settings import TenantSettings, apply_merge_patch, validate_settings
+
+TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+RESERVED_TENANT_IDS = frozenset({"api", "admin", "static", "docs", "healthz", "openapi"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the admin, or the holder of one tenant's key."""
+
+    is_admin: bool
+    tenant_id: str | None = None
+
+    def may_access(self, tenant_id: str) -> bool:
+        return self.is_admin or self.tenant_id == tenant_id
+
+
+def tenant_not_found(tenant_id: str) -> NotFound:
+    return NotFound(f"There is no tenant '{tenant_id}'.", code="tenant_not_found")
+
+
+def validate_tenant_id(tenant_id: str) -> None:
+    if not TENANT_ID_PATTERN.match(tenant_id) or tenant_id in RESERVED_TENANT_IDS:
+        raise ValidationFailed(
+            f"'{tenant_id}' is not a usable tenant id: use 1–63 lower-case letters, digits and dashes, "
+            "starting with a letter or digit.",
+            errors=[{"field": "id", "message": "must match ^[a-z0-9][a-z0-9-]{0,62}$ and not be reserved"}],
+        )
+
+
+def get_tenant(session: Session, tenant_id: str) -> Tenant:
+    tenant = session.get(Tenant, tenant_id) if TENANT_ID_PATTERN.match(tenant_id) else None
+    if tenant is None:
+        raise tenant_not_found(tenant_id)
+    return tenant
+
+
+def tenant_settings(tenant: Tenant) -> TenantSettings:
+    return TenantSettings.model_validate(tenant.settings)
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.id)))
+
+
+def create_tenant(
+    session: Session,
+    tenant_id: str,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    seed: int = 0,
+    seed_members: int = 0,
+) -> tuple[Tenant, str]:
+    """Create a tenant; returns it with its API key (shown once, stored only as a digest)."""
+    validate_tenant_id(tenant_id)
+    document = validate_settings(settings or {}).model_dump(mode="json")
+    if session.get(Tenant, tenant_id) is not None:
+        raise Conflict(f"A tenant '{tenant_id}' already exists.", code="tenant_exists")
+    api_key = new_api_key(tenant_id)
+    tenant = Tenant(
+        id=tenant_id,
+        name=name or tenant_id,
+        api_key_hash=digest_key(api_key),
+        settings=document,
+        initial_settings=document,
+        seed=seed,
+        seed_members=seed_members,
+        clock_offset_seconds=0.0,
+        clock_frozen_at=None,
+        created_at=wall_now(),
+    )
+    session.add(tenant)
+    session.flush()
+    return tenant, api_key
+
+
+def rotate_api_key(session: Session, tenant_id: str) -> str:
+    tenant = get_tenant(session, tenant_id)
+    api_key = new_api_key(tenant_id)
+    tenant.api_key_hash = digest_key(api_key)
+    return api_key
+
+
+def tenant_owned_tables() -> list[Any]:
+    """Every table with a ``tenant_id`` column, children before parents."""
+    return [
+        table
+        for table in reversed(Base.metadata.sorted_tables)
+        if "tenant_id" in table.c and not table.info.get("survives_reset")
+    ]
+
+
+def clear_tenant_data(session: Session, tenant_id: str) -> None:
+    """Empty every tenant-owned table for ``tenant_id`` and put its clock and settings back.
+
+    What survives: the tenant row itself (id, name, API key) and tables marked ``survives_reset``.
+    """
+    tenant = get_tenant(session, tenant_id)
+    for table in tenant_owned_tables():
+        session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+    tenant.settings = tenant.initial_settings
+    tenant.clock_offset_seconds = 0.0
+    tenant.clock_frozen_at = None
+    session.flush()
+
+
+def delete_tenant(session: Session, tenant_id: str) -> None:
+    tenant = get_tenant(session, tenant_id)
+    for table in tenant_owned_tables():
+        session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+    session.delete(tenant)
+    session.flush()
+
+
+def update_settings(session: Session, tenant_id: str, patch: Any) -> TenantSettings:
+    """Merge-patch a tenant's settings; the whole result is validated before it is stored."""
+    tenant = get_tenant(session, tenant_id)
+    updated = apply_merge_patch(tenant_settings(tenant), patch)
+    tenant.settings = updated.model_dump(mode="json")
+    return updated
+
+
+def bearer_key(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, key = authorization.partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
+
+
+def authenticate(session: Session, authorization: str | None, admin_key: str) -> Principal:
+    """Who holds the key in ``authorization``; raises ``Unauthorized`` when nobody does."""
+    key = bearer_key(authorization)
+    if key is None:
+        raise Unauthorized()
+    if keys_equal(key, admin_key):
+        return Principal(is_admin=True)
+    tenant_id = session.scalar(select(Tenant.id).where(Tenant.api_key_hash == digest_key(key)))
+    if tenant_id is None:
+        raise Unauthorized("The API key is not valid.")
+    return Principal(is_admin=False, tenant_id=tenant_id)
+
+
+def authorize_tenant(session: Session, principal: Principal, tenant_id: str) -> Tenant:
+    """The tenant, if ``principal`` may act on it; a tenant it may not see is reported as missing."""
+    if not principal.may_access(tenant_id):
+        raise tenant_not_found(tenant_id)
+    return get_tenant(session, tenant_id)

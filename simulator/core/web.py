@@ -1,0 +1,205 @@
+"""What every sandbox app shares: the app skeleton, errors as problem+json, health, OpenAPI, tenancy.
+
+Each app (AMS, LMS, console) is built by :func:`build_app`; its views only translate HTTP and call
+services. Tenant-scoped views hang off :func:`tenant_blueprint` (``/t/<tenant>/…``) and take the tenant
+from :func:`current_tenant`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_openapi3 import APIBlueprint, Info, OpenAPI, Tag
+from pydantic import BaseModel, Field, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from simulator import __version__
+from simulator.config import SandboxConfig
+from simulator.core.db import Database
+from simulator.core.errors import (
+    PROBLEM_CONTENT_TYPE,
+    BadRequest,
+    SandboxError,
+    validation_failed_from_pydantic,
+)
+from simulator.core.models import Tenant
+from simulator.core.tenancy import Principal, authenticate, authorize_tenant, get_tenant
+
+log = logging.getLogger(__name__)
+
+BEARER_SECURITY = {"bearer": {"type": "http", "scheme": "bearer", "description": "Admin or tenant API key"}}
+
+
+@dataclass
+class AppState:
+    """Per-app singletons, kept in ``app.extensions['sandbox']``."""
+
+    name: str
+    config: SandboxConfig
+    db: Database
+    admin_key: str
+
+
+def app_state() -> AppState:
+    return current_app.extensions["sandbox"]
+
+
+def database() -> Database:
+    return app_state().db
+
+
+class TenantPath(BaseModel):
+    tenant: str = Field(..., description="Tenant id (the first path segment after /t/).", max_length=63)
+
+
+class Health(BaseModel):
+    app: str
+    version: str
+    database: str = Field(..., description="'ok' when the database answers, else 'unavailable'.")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    code: str = Field(..., description="Stable machine-readable error code.")
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_response(error: SandboxError) -> Response:
+    response = jsonify(error.to_problem(instance=request.path if request else None))
+    response.status_code = error.http_status
+    response.mimetype = PROBLEM_CONTENT_TYPE
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _validation_error(exc: ValidationError) -> Response:
+    if (
+        request.content_length
+        and request.get_json(silent=True) is None
+        and request.mimetype == "application/json"
+    ):
+        return problem_response(BadRequest("The request body is not valid JSON.", code="invalid_json"))
+    return problem_response(validation_failed_from_pydantic(exc))
+
+
+def _handle_http_exception(exc: HTTPException) -> Response:
+    if exc.response is not None:  # already a response (e.g. abort(validation_error_callback(...)))
+        return exc.response
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return problem_response(SandboxError(exc.description or exc.name, code=code, http_status=exc.code or 500))
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem_response(
+        SandboxError(
+            "The sandbox hit an unexpected error; details are in its log.",
+            code="internal_error",
+            http_status=500,
+        )
+    )
+
+
+def build_app(
+    name: str, title: str, description: str, config: SandboxConfig, db: Database | None = None
+) -> OpenAPI:
+    """A Flask app with the sandbox's error handling, ``/healthz``, ``/openapi.json`` and ``/docs``."""
+    app = OpenAPI(
+        f"simulator.{name}",
+        info=Info(title=title, version=__version__, description=description),
+        security_schemes=BEARER_SECURITY,
+        doc_prefix="/docs",
+        doc_url="/openapi.json",
+        validation_error_callback=_validation_error,
+        responses={"422": Problem},
+    )
+    app.config["SECRET_KEY"] = config.flask_secret_key()
+    app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
+    app.json.sort_keys = False
+    db = db or Database(config.resolved_database_url)
+    app.extensions["sandbox"] = AppState(
+        name=name, config=config, db=db, admin_key=config.effective_admin_key()
+    )
+    app.register_error_handler(SandboxError, problem_response)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)
+
+    health_tag = Tag(name="health", description="Liveness and readiness")
+
+    @app.get("/healthz", tags=[health_tag], responses={200: Health, 503: Health})
+    def healthz() -> tuple[dict[str, str], int]:
+        """Is this app up, and does it reach its database?"""
+        ok = database().ping()
+        body = {"app": name, "version": __version__, "database": "ok" if ok else "unavailable"}
+        return body, 200 if ok else 503
+
+    @app.get("/openapi.json", doc_ui=False)
+    def openapi_document() -> dict[str, Any]:
+        return app.api_doc
+
+    return app
+
+
+def tenant_blueprint(
+    name: str, import_name: str, tags: list[Tag], prefix: str = "", secured: bool = False
+) -> APIBlueprint:
+    """A blueprint under ``/t/<tenant>{prefix}`` whose views see the tenant via :func:`current_tenant`.
+
+    ``secured`` blueprints require the tenant's API key (or the admin key) on every request.
+    """
+    blueprint = APIBlueprint(
+        name,
+        import_name,
+        url_prefix=f"/t/<tenant>{prefix}",
+        abp_tags=tags,
+        abp_security=[{"bearer": []}] if secured else None,
+        abp_responses={"404": Problem},
+    )
+
+    @blueprint.before_request
+    def _resolve_tenant() -> None:
+        tenant_id = (request.view_args or {}).get("tenant", "")
+        with database().read() as session:
+            g.tenant = get_tenant(session, tenant_id)
+            if secured:
+                g.principal = authenticate(
+                    session, request.headers.get("Authorization"), app_state().admin_key
+                )
+                authorize_tenant(session, g.principal, tenant_id)
+
+    return blueprint
+
+
+def current_tenant() -> Tenant:
+    return g.tenant
+
+
+def require_principal() -> Principal:
+    """The caller of a control-plane view (raises 401 without a valid key)."""
+    if "principal" not in g:
+        with database().read() as session:
+            g.principal = authenticate(session, request.headers.get("Authorization"), app_state().admin_key)
+    return g.principal
+
+
+def created(body: Any, location: str | None = None) -> tuple[Any, int, dict[str, str]]:
+    return body, 201, ({"Location": location} if location else {})
+
+
+def no_content() -> Response:
+    return Response(status=204)
+
+
+def register_blueprints(app: Flask, *blueprints: Any) -> None:
+    for blueprint in blueprints:
+        app.register_api(blueprint)
