@@ -1,0 +1,202 @@
+"""Redaction of secrets from what the request journal stores (applied before storage, never after).
+
+What is redacted:
+
+- header values of ``Authorization`` and ``Proxy-Authorization`` (the scheme is kept:
+  ``Bearer [redacted]``), ``Cookie``, ``Set-Cookie``, ``X-Api-Key``, ``webhook-signature`` and any header
+  whose name looks secret;
+- JSON, form (``application/x-www-form-urlencoded``) and query-string fields whose names look secret
+  (password, secret, token, code, api key, card number, CVC, ``Signature``…) become ``[redacted]``;
+  the ``SignatureValue`` inside a base64 ``SAMLResponse``/``SAMLRequest`` is redacted in place;
+- anywhere in any text: card-number-like digit runs that pass the Luhn check (``[card redacted]``),
+  JWTs (``[jwt redacted]``) and the contents of XML ``<ds:SignatureValue>`` elements (``[redacted]``).
+
+Example::
+
+    redact_body('{"password": "hunter2"}', "application/json")   # '{"password": "[redacted]"}'
+    redact_headers([("Authorization", "Bearer abc")])            # {'Authorization': 'Bearer [redacted]'}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
+
+REDACTED = "[redacted]"
+CARD_REDACTED = "[card redacted]"
+JWT_REDACTED = "[jwt redacted]"
+
+SECRET_HEADERS = frozenset({"cookie", "set-cookie", "x-api-key", "webhook-signature"})
+SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+_EXACT_SECRET_FIELDS = frozenset(
+    {"code", "cardnumber", "cvc", "cvv", "cvc2", "cvv2", "pan", "signature", "passwd", "apikey"}
+)
+_SECRET_FIELD_PARTS = ("password", "passwd", "secret", "token", "apikey")
+_SAML_MESSAGE_FIELDS = frozenset({"samlresponse", "samlrequest"})
+
+_CARD_CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_XML_SIGNATURE_VALUE = re.compile(
+    r"(<(?:[\w.-]+:)?SignatureValue\b[^>]*>)(.*?)(</(?:[\w.-]+:)?SignatureValue\s*>)", re.DOTALL
+)
+_FORM_PAIR = re.compile(r"(^|[&;])([^=&;]*)=([^&;]*)")
+_JSONISH_STRING_PAIR = re.compile(r'"([^"\\]{1,100})"(\s*:\s*)"((?:[^"\\]|\\.)*)"?')
+_JSONISH_SCALAR_PAIR = re.compile(r'"([^"\\]{1,100})"(\s*:\s*)(-?[\w.+-]+)')
+
+
+def _normalised(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def is_secret_field(name: str, parent: str | None = None) -> bool:
+    """Does a field called ``name`` (inside an object called ``parent``) hold a secret?"""
+    key = _normalised(name)
+    if key in _EXACT_SECRET_FIELDS or any(part in key for part in _SECRET_FIELD_PARTS):
+        return True
+    return key == "number" and parent is not None and "card" in _normalised(parent)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check used by payment card numbers."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _card_or_text(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return CARD_REDACTED if luhn_valid(digits) else match.group(0)
+
+
+def scrub_text(text: str) -> str:
+    """Redact card numbers, JWTs and XML signature values anywhere in ``text``."""
+    text = _XML_SIGNATURE_VALUE.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
+    text = _JWT.sub(JWT_REDACTED, text)
+    return _CARD_CANDIDATE.sub(_card_or_text, text)
+
+
+def redact_saml_message(value: str) -> str:
+    """Redact the signature values inside a base64 (optionally deflated) SAML message, keeping its form."""
+    try:
+        raw = base64.b64decode(value, validate=False)
+    except (binascii.Error, ValueError):
+        return scrub_text(value)
+    deflated = False
+    try:
+        xml = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            xml = zlib.decompress(raw, -15).decode("utf-8")
+            deflated = True
+        except (zlib.error, UnicodeDecodeError):
+            return scrub_text(value)
+    if "<" not in xml:
+        return scrub_text(value)
+    redacted = scrub_text(xml).encode("utf-8")
+    if deflated:
+        compressor = zlib.compressobj(wbits=-15)
+        redacted = compressor.compress(redacted) + compressor.flush()
+    return base64.b64encode(redacted).decode("ascii")
+
+
+def redact_form(text: str) -> str:
+    """Redact secret fields of a query string or form body, leaving the rest of the text as sent."""
+
+    def replace(match: re.Match[str]) -> str:
+        separator, name, value = match.groups()
+        decoded_name = unquote_plus(name)
+        if is_secret_field(decoded_name):
+            value = REDACTED
+        elif _normalised(decoded_name) in _SAML_MESSAGE_FIELDS:
+            value = quote_plus(redact_saml_message(unquote_plus(value)))
+        return f"{separator}{name}={value}"
+
+    return scrub_text(_FORM_PAIR.sub(replace, text))
+
+
+def _is_problem_document(value: dict[str, Any]) -> bool:
+    """An RFC 9457 problem document, whose ``code`` is an error code rather than a secret."""
+    return {"type", "title", "status"} <= value.keys()
+
+
+def _redact_json_value(value: Any, parent: str | None = None) -> Any:
+    if isinstance(value, dict):
+        problem = _is_problem_document(value)
+        result = {}
+        for key, item in value.items():
+            if problem and key == "code":
+                result[key] = item
+            elif is_secret_field(str(key), parent) and item is not None:
+                result[key] = REDACTED
+            elif _normalised(str(key)) in _SAML_MESSAGE_FIELDS and isinstance(item, str):
+                result[key] = redact_saml_message(item)
+            else:
+                result[key] = _redact_json_value(item, str(key))
+        return result
+    if isinstance(value, list):
+        return [_redact_json_value(item, parent) for item in value]
+    return value
+
+
+def _redact_jsonish(text: str) -> str:
+    """Key-based redaction for text that looks like JSON but does not parse (e.g. a malformed body)."""
+
+    def replace_string(match: re.Match[str]) -> str:
+        key, colon, _value = match.groups()
+        return f'"{key}"{colon}"{REDACTED}"' if is_secret_field(key) else match.group(0)
+
+    def replace_scalar(match: re.Match[str]) -> str:
+        key, colon, _value = match.groups()
+        return f'"{key}"{colon}"{REDACTED}"' if is_secret_field(key) else match.group(0)
+
+    return _JSONISH_SCALAR_PAIR.sub(replace_scalar, _JSONISH_STRING_PAIR.sub(replace_string, text))
+
+
+def redact_body(text: str, content_type: str | None) -> str:
+    """Redact a request or response body given its content type.
+
+    JSON is parsed, redacted and written back compactly; JSON that does not parse is redacted by key
+    pattern; form bodies keep their exact text apart from the redacted values.
+    """
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return redact_form(text)
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return scrub_text(_redact_jsonish(text))
+        return scrub_text(json.dumps(_redact_json_value(document), ensure_ascii=False))
+    return scrub_text(text)
+
+
+def redact_header(name: str, value: str) -> str:
+    """The value of header ``name`` as it may be stored."""
+    lowered = name.lower()
+    if lowered in SCHEME_HEADERS:
+        scheme, space, _credentials = value.strip().partition(" ")
+        return f"{scheme} {REDACTED}" if space else REDACTED
+    if lowered in SECRET_HEADERS or is_secret_field(lowered):
+        return REDACTED
+    return scrub_text(value)
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as a name → value mapping, redacted (repeated headers are joined with ', ')."""
+    result: dict[str, str] = {}
+    for name, value in headers:
+        redacted = redact_header(name, value)
+        result[name] = f"{result[name]}, {redacted}" if name in result else redacted
+    return result
