@@ -44,6 +44,8 @@ def _setup_logging(config: SandboxConfig) -> None:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    for chatty in ("alembic", "httpx", "httpcore", "faker"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _database(config: SandboxConfig) -> Database:
@@ -100,6 +102,15 @@ def _child_env(config: SandboxConfig) -> dict[str, str]:
     return env
 
 
+def _terminate_with_parent() -> None:
+    """In a child, before exec: ask Linux to send SIGTERM when the parent dies (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _wait_healthy(urls: list[str], processes: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     pending = list(urls)
@@ -146,8 +157,12 @@ def up(ctx: click.Context, no_demo: bool, **flags: Any) -> None:
     db.dispose()
     env = _child_env(config)
     command = [sys.executable, "-m", "simulator.cli"]
-    processes = [subprocess.Popen([*command, "serve", app], env=env) for app in APPS]
-    processes.append(subprocess.Popen([*command, "worker"], env=env))
+    # Children get their own session: Ctrl-C reaches only this process, which then stops each child in
+    # order (SIGTERM: gunicorn's graceful shutdown), instead of racing the terminal's SIGINT to them all.
+    # A child also gets SIGTERM if this process dies without cleaning up (Linux), so none is orphaned.
+    spawn = {"env": env, "start_new_session": True, "preexec_fn": _terminate_with_parent}
+    processes = [subprocess.Popen([*command, "serve", app], **spawn) for app in APPS]
+    processes.append(subprocess.Popen([*command, "worker"], **spawn))
     stopping = False
 
     def _on_signal(signum: int, _frame: Any) -> None:
@@ -171,23 +186,23 @@ def up(ctx: click.Context, no_demo: bool, **flags: Any) -> None:
 
 
 def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="AMS–LMS Integration Sandbox is up", show_header=False)
-    table.add_row("Console / control API", config.console_url, f"{config.console_url}/docs/")
-    table.add_row("AMS", config.ams_url, f"{config.ams_url}/t/demo/…")
-    table.add_row("LMS", config.lms_url, f"{config.lms_url}/t/demo/…")
-    table.add_row("Admin key", config.effective_admin_key(), "Authorization: Bearer …")
+    """What a newcomer needs, printed in full (keys are never cut to fit a terminal)."""
+    lines = [
+        "",
+        click.style("AMS–LMS Integration Sandbox is up", bold=True),
+        f"  Console / control API  {config.console_url}   (docs: {config.console_url}/docs/)",
+        f"  AMS                    {config.ams_url}/t/demo/   (docs: {config.ams_url}/docs/)",
+        f"  LMS                    {config.lms_url}/t/demo/   (docs: {config.lms_url}/docs/)",
+        f"  Admin key              {config.effective_admin_key()}",
+    ]
     if not no_demo:
-        table.add_row(
-            "Demo tenant", "demo", demo_key or "(API key shown when it was created; the admin key works)"
-        )
-        table.add_row("Demo accounts", PERSONAS_HELP, "")
-    table.add_row("Database", config.resolved_database_url, "")
-    console = Console()
-    console.print(table)
-    console.print("Press Ctrl-C to stop.")
+        key = demo_key or "(shown when it was created; the admin key opens it too)"
+        lines += [
+            f"  Demo tenant key        {key}",
+            f"  Demo accounts          {PERSONAS_HELP}",
+        ]
+    lines += [f"  Database               {config.resolved_database_url}", "", "Press Ctrl-C to stop."]
+    click.echo("\n".join(lines))
 
 
 @main.command()
@@ -297,15 +312,21 @@ def tenant_create(
 @click.pass_context
 def tenant_list(ctx: click.Context, **flags: Any) -> None:
     """List tenants."""
+    from rich.console import Console
+    from rich.table import Table
+
     from simulator.core.tenancy import list_tenants
 
     db = _database(_config(ctx, **flags))
     with db.read() as session:
         tenants = list_tenants(session)
-        if not tenants:
-            click.echo("No tenants yet.")
-        for item in tenants:
-            click.echo(f"{item.id}\t{item.name}\tseed={item.seed}\tmembers={item.seed_members}")
+    if not tenants:
+        click.echo("No tenants yet.")
+        return
+    table = Table("id", "name", "seed", "members", "created")
+    for item in tenants:
+        table.add_row(item.id, item.name, str(item.seed), str(item.seed_members), item.created_at.isoformat())
+    Console().print(table)
 
 
 @tenant.command("reset")
@@ -336,6 +357,21 @@ def tenant_delete(ctx: click.Context, tenant_id: str, yes: bool, **flags: Any) -
     with db.session() as session:
         delete_tenant(session, tenant_id)
     click.echo(f"Deleted tenant '{tenant_id}'.")
+
+
+@main.group()
+def schema() -> None:
+    """Print the JSON Schemas the sandbox publishes (for editors and validators)."""
+
+
+@schema.command("settings")
+def schema_settings() -> None:
+    """The tenant settings document (also at GET /api/schema/settings)."""
+    import json
+
+    from simulator.core.settings import settings_schema
+
+    click.echo(json.dumps(settings_schema(), indent=2))
 
 
 @main.command("config")

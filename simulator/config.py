@@ -32,7 +32,7 @@ class SandboxConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data_dir: Path = Field(Path(".sandbox"), description="Holds the SQLite file, generated keys and logs.")
+    data_dir: Path = Field(Path(".sandbox"), description="Holds the SQLite file and generated keys.")
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL; default: a SQLite file in data_dir. postgresql+psycopg://… to scale.",
@@ -122,27 +122,35 @@ def load_config(
     """Build the settings from defaults, TOML file, environment and overrides (in that order)."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     path = config_file or env.get(ENV_PREFIX + "CONFIG")
     if path is None and Path(DEFAULT_CONFIG_FILE).exists():
         path = DEFAULT_CONFIG_FILE
     if path is not None:
         try:
             with open(path, "rb") as handle:
-                values.update(tomllib.load(handle))
+                from_file = tomllib.load(handle)
         except OSError as exc:
             raise ConfigError(f"Cannot read the configuration file {path}: {exc.strerror}.") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"The configuration file {path} is not valid TOML: {exc}.") from exc
+        values.update(from_file)
+        sources.update(dict.fromkeys(from_file, f"'{{name}}' in {path}"))
     for name in SandboxConfig.model_fields:
         key = ENV_PREFIX + name.upper()
         if key in env and env[key] != "":
             values[name] = env[key]
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+            sources[name] = key
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+            sources[name] = f"--{name.replace('_', '-')}"
     try:
         return SandboxConfig(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"Invalid configuration: {problems}.") from exc
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            where = sources.get(name, ENV_PREFIX + name.upper()).replace("{name}", name)
+            problems.append(f"{where}: {err['msg']}")
+        raise ConfigError(f"Invalid configuration: {'; '.join(problems)}.") from exc

@@ -52,5 +52,8 @@ def serve_app(name: str, config: SandboxConfig, workers: int = 1) -> None:
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": f"sandbox-{name}",
+        # gunicorn's control socket defaults to one path per user: the three apps (and any other
+        # sandbox on the machine) would race to create and replace it.
+        "control_socket_disable": True,
     }
     _Gunicorn(name, config, options).run()

@@ -11,16 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulator.console import service
 from simulator.core import clock, tenancy
-from simulator.core.errors import BadRequest, Forbidden
+from simulator.core.errors import BadRequest, ValidationFailed
 from simulator.core.jobs import pending_jobs
 from simulator.core.settings import TenantSettings, settings_schema
 from simulator.core.web import (
     Problem,
     TenantPath,
     app_state,
+    authorized_tenant_id,
     created,
     database,
     no_content,
+    require_admin,
     require_principal,
 )
 
@@ -82,13 +84,18 @@ class ApiKeyOut(BaseModel):
     api_key: str
 
 
+MAX_ADVANCE = dt.timedelta(days=366)
+
+
 class ClockAdvance(BaseModel):
+    """How far to move business time: amounts that add up, or ``until`` a moment (at most a year a call)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    seconds: float = Field(0, ge=0)
-    minutes: float = Field(0, ge=0)
-    hours: float = Field(0, ge=0)
-    days: float = Field(0, ge=0, le=3660)
+    seconds: float = Field(0, ge=0, le=MAX_ADVANCE.total_seconds())
+    minutes: float = Field(0, ge=0, le=MAX_ADVANCE.total_seconds() / 60)
+    hours: float = Field(0, ge=0, le=MAX_ADVANCE.total_seconds() / 3600)
+    days: float = Field(0, ge=0, le=MAX_ADVANCE.days)
     until: dt.datetime | None = Field(
         None, description="Advance to this moment instead (ISO 8601 with zone)."
     )
@@ -104,8 +111,16 @@ class ClockAdvance(BaseModel):
 
     def delta_from(self, now: dt.datetime) -> dt.timedelta:
         if self.until is not None:
-            return self.until - now
-        return dt.timedelta(seconds=self.seconds, minutes=self.minutes, hours=self.hours, days=self.days)
+            delta = self.until - now
+        else:
+            delta = dt.timedelta(seconds=self.seconds, minutes=self.minutes, hours=self.hours, days=self.days)
+        if delta > MAX_ADVANCE:
+            raise ValidationFailed(
+                "The clock moves at most 366 days per call (every due job on the way runs); "
+                "call again for more.",
+                errors=[{"field": "until" if self.until else "days", "message": "at most 366 days per call"}],
+            )
+        return delta
 
 
 class ClockOut(BaseModel):
@@ -122,18 +137,6 @@ class ClockOut(BaseModel):
     pending_jobs: list[dict[str, Any]] = Field(default_factory=list, description="Next jobs, earliest first.")
 
 
-def _require_admin() -> None:
-    if not require_principal().is_admin:
-        raise Forbidden("Only the admin key may do this.", code="admin_key_required")
-
-
-def _authorized_tenant_id(tenant_id: str) -> str:
-    principal = require_principal()
-    with database().read() as session:
-        tenancy.authorize_tenant(session, principal, tenant_id)
-    return tenant_id
-
-
 @control.get("/tenants", tags=[tenants_tag], responses={200: TenantList})
 def list_tenants() -> dict[str, Any]:
     """Tenants the key can see (all of them for the admin key, its own for a tenant key)."""
@@ -146,7 +149,7 @@ def list_tenants() -> dict[str, Any]:
 @control.post("/tenants", tags=[tenants_tag], responses={201: TenantCreated, 409: Problem, 422: Problem})
 def create_tenant(body: TenantCreate) -> tuple[Any, int, dict[str, str]]:
     """Create and seed a tenant (admin key). The response carries the tenant's API key, once."""
-    _require_admin()
+    require_admin()
     state = app_state()
     summary, api_key, seeded = service.create_seeded_tenant(
         state.db, state.config, body.id, body.name, body.settings, body.seed, body.members
@@ -165,7 +168,7 @@ def get_tenant(path: TenantPath) -> dict[str, Any]:
 @control.delete("/tenants/<tenant>", tags=[tenants_tag], responses={204: None, 403: Problem})
 def delete_tenant(path: TenantPath) -> Any:
     """Delete a tenant and everything it owns (admin key)."""
-    _require_admin()
+    require_admin()
     with database().session() as session:
         tenancy.delete_tenant(session, path.tenant)
     return no_content()
@@ -174,7 +177,7 @@ def delete_tenant(path: TenantPath) -> Any:
 @control.post("/tenants/<tenant>/reset", tags=[tenants_tag], responses={200: SeedResult})
 def reset_tenant(path: TenantPath) -> dict[str, Any]:
     """Throw the tenant's world away and rebuild it from its seed; its id and API key stay."""
-    _authorized_tenant_id(path.tenant)
+    authorized_tenant_id(path.tenant)
     state = app_state()
     summary = service.reset_tenant(state.db, state.config, path.tenant)
     return {"tenant": path.tenant, "seeded": summary.counts()}
@@ -183,7 +186,7 @@ def reset_tenant(path: TenantPath) -> dict[str, Any]:
 @control.post("/tenants/<tenant>/seed", tags=[tenants_tag], responses={200: SeedResult, 422: Problem})
 def seed_tenant(path: TenantPath, body: SeedRequest) -> dict[str, Any]:
     """Replace the tenant's data with freshly seeded data; the new (seed, members) becomes its reset state."""
-    _authorized_tenant_id(path.tenant)
+    authorized_tenant_id(path.tenant)
     state = app_state()
     summary = service.reseed_tenant(state.db, state.config, path.tenant, body.seed, body.members)
     return {"tenant": path.tenant, "seeded": summary.counts()}
@@ -192,7 +195,7 @@ def seed_tenant(path: TenantPath, body: SeedRequest) -> dict[str, Any]:
 @control.post("/tenants/<tenant>/api-key", tags=[tenants_tag], responses={200: ApiKeyOut})
 def rotate_api_key(path: TenantPath) -> dict[str, str]:
     """Issue a new API key for the tenant; the old one stops working at once."""
-    _authorized_tenant_id(path.tenant)
+    authorized_tenant_id(path.tenant)
     with database().session() as session:
         return {"api_key": tenancy.rotate_api_key(session, path.tenant)}
 
@@ -222,7 +225,7 @@ def get_settings(path: TenantPath) -> dict[str, Any]:
 )
 def patch_settings(path: TenantPath) -> dict[str, Any]:
     """Merge-patch the settings; the result is validated whole, and nothing changes when it is invalid."""
-    _authorized_tenant_id(path.tenant)
+    authorized_tenant_id(path.tenant)
     patch = request.get_json(silent=True, force=True)
     if patch is None:
         raise BadRequest("The request body must be a JSON object (a merge patch).", code="invalid_json")
@@ -248,13 +251,13 @@ def _clock_body(state: clock.ClockState) -> dict[str, Any]:
 @control.get("/tenants/<tenant>/clock", tags=[clock_tag], responses={200: ClockOut})
 def get_clock(path: TenantPath) -> dict[str, Any]:
     """Business time for the tenant, and the jobs waiting for it."""
-    return _clock_body(clock.read_clock(database(), _authorized_tenant_id(path.tenant)))
+    return _clock_body(clock.read_clock(database(), authorized_tenant_id(path.tenant)))
 
 
 @control.post("/tenants/<tenant>/clock/advance", tags=[clock_tag], responses={200: ClockOut, 422: Problem})
 def advance_clock(path: TenantPath, body: ClockAdvance) -> dict[str, Any]:
     """Move business time forward; every job that becomes due runs, in time order, before this returns."""
-    tenant_id = _authorized_tenant_id(path.tenant)
+    tenant_id = authorized_tenant_id(path.tenant)
     now = clock.read_clock(database(), tenant_id).now
     return _clock_body(clock.advance_clock(database(), tenant_id, body.delta_from(now)))
 
@@ -262,10 +265,10 @@ def advance_clock(path: TenantPath, body: ClockAdvance) -> dict[str, Any]:
 @control.post("/tenants/<tenant>/clock/freeze", tags=[clock_tag], responses={200: ClockOut})
 def freeze_clock(path: TenantPath) -> dict[str, Any]:
     """Stop business time (it then moves only when advanced)."""
-    return _clock_body(clock.freeze_clock(database(), _authorized_tenant_id(path.tenant)))
+    return _clock_body(clock.freeze_clock(database(), authorized_tenant_id(path.tenant)))
 
 
 @control.post("/tenants/<tenant>/clock/resume", tags=[clock_tag], responses={200: ClockOut})
 def resume_clock(path: TenantPath) -> dict[str, Any]:
     """Let business time flow again from where it stands."""
-    return _clock_body(clock.resume_clock(database(), _authorized_tenant_id(path.tenant)))
+    return _clock_body(clock.resume_clock(database(), authorized_tenant_id(path.tenant)))

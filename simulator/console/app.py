@@ -7,6 +7,8 @@ from flask import render_template
 import simulator.jobs  # noqa: F401 - clock advances run every registered job kind
 from simulator.config import SandboxConfig, load_config
 from simulator.console.api import control
+from simulator.console.faults_api import faults_api
+from simulator.console.journal_api import journal_api
 from simulator.core.db import Database
 from simulator.core.web import build_app
 
@@ -21,6 +23,8 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     config = config or load_config()
     app = build_app("console", "Sandbox control API", DESCRIPTION, config, db)
     app.register_api(control)
+    app.register_api(faults_api)
+    app.register_api(journal_api)
 
     @app.get("/", doc_ui=False)
     def index() -> str:

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+import simulator.jobs
+import simulator.models  # noqa: F401 - reset and delete see every tenant-owned table
 from simulator.config import SandboxConfig
 from simulator.core import tenancy
 from simulator.core.db import Database
+from simulator.core.jobs import ensure_recurring_jobs
 from simulator.core.models import Tenant
-from simulator.seed import SeedSummary, seed_tenant
+from simulator.seed import SeedSummary
+from simulator.seed import seed_tenant as seed_people
 
 DEMO_TENANT = "demo"
 DEMO_SEED = 42
 DEMO_MEMBERS = 200
+
+
+def seed_tenant(session: Session, tenant: Tenant, config: SandboxConfig) -> SeedSummary:
+    """Build the tenant's world from its seeded state: people, then its recurring jobs."""
+    summary = seed_people(session, tenant.id, seed=tenant.seed, members=tenant.seed_members, config=config)
+    ensure_recurring_jobs(session, tenant)
+    return summary
 
 
 def tenant_summary(tenant: Tenant) -> dict[str, Any]:
@@ -37,8 +50,7 @@ def create_seeded_tenant(
     """Create a tenant and seed it, in one transaction; returns (summary, api key, what was seeded)."""
     with db.session() as session:
         tenant, api_key = tenancy.create_tenant(session, tenant_id, name, settings, seed, members)
-        summary = seed_tenant(session, tenant.id, seed=seed, members=members, config=config)
-        return tenant_summary(tenant), api_key, summary
+        return tenant_summary(tenant), api_key, seed_tenant(session, tenant, config)
 
 
 def reseed_tenant(
@@ -49,7 +61,7 @@ def reseed_tenant(
         tenant = tenancy.get_tenant(session, tenant_id)
         tenant.seed, tenant.seed_members = seed, members
         tenancy.clear_tenant_data(session, tenant_id)
-        return seed_tenant(session, tenant_id, seed=seed, members=members, config=config)
+        return seed_tenant(session, tenant, config)
 
 
 def reset_tenant(db: Database, config: SandboxConfig, tenant_id: str) -> SeedSummary:
@@ -57,7 +69,7 @@ def reset_tenant(db: Database, config: SandboxConfig, tenant_id: str) -> SeedSum
     with db.session() as session:
         tenant = tenancy.get_tenant(session, tenant_id)
         tenancy.clear_tenant_data(session, tenant_id)
-        return seed_tenant(session, tenant_id, seed=tenant.seed, members=tenant.seed_members, config=config)
+        return seed_tenant(session, tenant, config)
 
 
 def ensure_demo_tenant(db: Database, config: SandboxConfig) -> str | None:

@@ -103,7 +103,8 @@ def validation_failed_from_pydantic(
     for err in exc.errors(include_url=False):
         location = ".".join(str(part) for part in err["loc"])
         field = f"{prefix}.{location}" if prefix and location else (prefix or location)
-        errors.append({"field": field or "(body)", "message": err["msg"]})
+        text = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        errors.append({"field": field or "(body)", "message": text})
     if message is None:
         first = errors[0] if errors else {"field": "(body)", "message": "invalid"}
         message = f"Invalid value for '{first['field']}': {first['message']}."

@@ -132,6 +132,11 @@ def schedule_job(
     )
 
 
+def ensure_recurring_jobs(session: Session, tenant: Tenant) -> None:
+    """Give ``tenant`` the next occurrence of every recurring kind it lacks (after its clock's now)."""
+    _ensure_recurring(session, tenant, TenantSettings.model_validate(tenant.settings), tenant_now(tenant))
+
+
 def _ensure_recurring(session: Session, tenant: Tenant, settings: TenantSettings, after: dt.datetime) -> None:
     for kind in _KINDS.values():
         if kind.next_occurrence is None:

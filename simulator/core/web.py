@@ -22,6 +22,7 @@ from simulator.core.db import Database
 from simulator.core.errors import (
     PROBLEM_CONTENT_TYPE,
     BadRequest,
+    Forbidden,
     SandboxError,
     validation_failed_from_pydantic,
 )
@@ -190,6 +191,20 @@ def require_principal() -> Principal:
         with database().read() as session:
             g.principal = authenticate(session, request.headers.get("Authorization"), app_state().admin_key)
     return g.principal
+
+
+def authorized_tenant_id(tenant_id: str) -> str:
+    """``tenant_id``, once the caller's key is known to open it (else 401, or 404 as if it did not exist)."""
+    principal = require_principal()
+    with database().read() as session:
+        authorize_tenant(session, principal, tenant_id)
+    return tenant_id
+
+
+def require_admin() -> None:
+    """Refuse (403) any caller but the holder of the admin key."""
+    if not require_principal().is_admin:
+        raise Forbidden("Only the admin key may do this.", code="admin_key_required")
 
 
 def created(body: Any, location: str | None = None) -> tuple[Any, int, dict[str, str]]:

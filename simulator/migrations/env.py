@@ -8,12 +8,11 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import create_engine
 
-import simulator.ams.models
-import simulator.core.models  # noqa: F401 - registers the core tables on the metadata
-from simulator.core.db import Base, UTCDateTime
+from simulator.core.db import UTCDateTime
+from simulator.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:

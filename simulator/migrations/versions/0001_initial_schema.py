@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 12:51:52.354955
+Create Date: 2026-11-28 13:12:35.320677
 
 """
 from typing import Sequence, Union
@@ -84,6 +84,27 @@ def upgrade() -> None:
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
         batch_op.create_index('ix_journal_entries_tenant_seq', ['tenant_id', 'id'], unique=False)
 
+    op.create_table('lms_learners',
+    sa.Column('pk', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('tenant_id', sa.String(length=63), nullable=False),
+    sa.Column('member_id', sa.String(length=64), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=True),
+    sa.Column('given_name', sa.String(length=100), nullable=True),
+    sa.Column('family_name', sa.String(length=100), nullable=True),
+    sa.Column('member_type', sa.String(length=32), nullable=True),
+    sa.Column('member_status', sa.String(length=32), nullable=True),
+    sa.Column('access', sa.String(length=16), nullable=False),
+    sa.Column('attributes', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('last_sign_on_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_lms_learners_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('pk', name=op.f('pk_lms_learners')),
+    sa.UniqueConstraint('tenant_id', 'member_id', name=op.f('uq_lms_learners_tenant_id_member_id'))
+    )
+    with op.batch_alter_table('lms_learners', schema=None) as batch_op:
+        batch_op.create_index('ix_lms_learners_tenant_email', ['tenant_id', 'email'], unique=False)
+
     op.create_table('scheduled_jobs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('tenant_id', sa.String(length=63), nullable=False),
@@ -156,6 +177,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_scheduled_jobs_due')
 
     op.drop_table('scheduled_jobs')
+    with op.batch_alter_table('lms_learners', schema=None) as batch_op:
+        batch_op.drop_index('ix_lms_learners_tenant_email')
+
+    op.drop_table('lms_learners')
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_journal_entries_tenant_seq')
 
