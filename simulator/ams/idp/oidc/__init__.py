@@ -1,0 +1,1 @@
+"""OpenID Connect provider (authlib): clients, the code flow with PKCE, tokens, userinfo, logout."""

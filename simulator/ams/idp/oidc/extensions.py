@@ -1,0 +1,105 @@
+"""authlib extensions of the OIDC provider: ID tokens and ``private_key_jwt`` (no Flask here)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core.grants import OpenIDCode
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import select
+
+from simulator.ams.idp import keys
+from simulator.ams.idp.models import OidcAuthorizationCode
+from simulator.ams.idp.oidc.provider import Client, SignedInUser, current, user_claims
+
+_jose_keys: dict[str, RSAKey] = {}
+
+
+class TenantOpenIDCode(OpenIDCode):
+    """ID tokens (OIDC Core §2, §3.1.3.6): RS256 with ``kid``, iss, aud, exp, nonce, at_hash, auth_time."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        context = current()
+        with context.db.read() as session:
+            found = session.scalar(
+                select(OidcAuthorizationCode.pk).where(
+                    OidcAuthorizationCode.tenant_id == context.tenant_id,
+                    OidcAuthorizationCode.client_id == request.payload.client_id,
+                    OidcAuthorizationCode.nonce == nonce,
+                )
+            )
+        return found is not None
+
+    def _key(self) -> keys.ParsedKey:
+        context = current()
+        with context.db.session() as session:
+            return keys.active_key(session, context.tenant_id)
+
+    def resolve_client_private_key(self, client: Client) -> RSAKey:
+        """The active key as a JOSE key, parsed once per process (PEM parsing costs ~35 ms)."""
+        key = self._key()
+        jose_key = _jose_keys.get(key.kid)
+        if jose_key is None:
+            jose_key = RSAKey.import_key(key.private_key_pem, {"kid": key.kid})
+            _jose_keys[key.kid] = jose_key
+        return jose_key
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return "RS256"
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        return {"alg": "RS256", "kid": self._key().kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        context = current()
+        now = int(time.time())
+        return {
+            "iss": context.issuer,
+            "aud": [client.get_client_id()],
+            "azp": client.get_client_id(),
+            "iat": now,
+            "exp": now + context.settings.sso.access_token_seconds,
+        }
+
+    def generate_user_info(self, user: SignedInUser, scope: str) -> UserInfo:
+        claims = user_claims(user.member_id, scope, user.client_id) or {}
+        if user.access is not None:
+            claims[current().settings.sso.attribute_names.get("access", "access")] = user.access
+        return UserInfo(sub=user.member_id, **claims)
+
+
+_used_jtis: dict[tuple[str, str, str], float] = {}
+_jti_lock = threading.Lock()
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):
+    """``private_key_jwt`` client authentication (OIDC Core §9, RFC 7523 §3): aud = token endpoint."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def get_audiences(self) -> list[str]:
+        context = current()
+        return [context.token_endpoint, context.issuer]
+
+    def validate_jti(self, claims: Any, jti: str) -> bool:
+        """A ``jti`` is accepted once per client (kept in process until the assertion expires)."""
+        now = time.time()
+        key = (current().tenant_id, str(claims["sub"]), jti)
+        with _jti_lock:
+            for stale in [k for k, exp in _used_jtis.items() if exp < now]:
+                del _used_jtis[stale]
+            if key in _used_jtis:
+                return False
+            _used_jtis[key] = float(claims.get("exp", now + 300))
+        return True
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        jwks = client.metadata.get("jwks")
+        if jwks is None and client.metadata.get("jwks_uri"):
+            jwks = httpx.get(client.metadata["jwks_uri"], timeout=5.0).json()
+        return KeySet.import_key_set(jwks or {"keys": []})

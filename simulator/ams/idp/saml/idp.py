@@ -1,0 +1,340 @@
+"""The SAML 2.0 identity provider of a tenant: AuthnRequests in, signed Responses out (pysaml2).
+
+One pysaml2 ``Server`` per tenant state (registered SPs, active key, attribute names) is cached in
+process; signing runs through :class:`XmlsecBackend` with RSA-SHA256 and SHA-256 digests only.
+
+Example::
+
+    idp = tenant_idp(session, "demo", "http://127.0.0.1:8001", settings.sso)
+    request = idp.parse_authn_request(saml_request, BINDING_REDIRECT)
+    response_b64 = idp.authn_response(request, attributes, member_id, email)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
+from saml2.assertion import Policy
+from saml2.attribute_converter import AttributeConverter
+from saml2.config import IdPConfig
+from saml2.s_utils import factory
+from saml2.saml import NAME_FORMAT_URI, NameID
+from saml2.server import Server
+from saml2.sigver import security_context
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+from simulator.ams.idp import keys
+from simulator.ams.idp.attributes import saml_name
+from simulator.ams.idp.models import SamlServiceProvider
+from simulator.ams.idp.registry import list_service_providers
+from simulator.ams.idp.saml.metadata import BINDING_POST, NAMEID_EMAIL, NAMEID_PERSISTENT
+from simulator.ams.idp.saml.xmlsec_backend import (
+    XmlsecBackend,
+    encrypt_assertion_in_place,
+    key_reference,
+    safe_parse,
+    sign_root,
+)
+from simulator.core.errors import SandboxError
+from simulator.core.settings import SsoSettings
+
+AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+SERVER_CACHE_SIZE = 64
+
+
+class SamlRequestRefused(SandboxError):
+    """An AuthnRequest we will not answer with a redirect or POST (shown as a plain error page)."""
+
+    code = "saml_request_refused"
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class IdpUrls:
+    entity_id: str
+    sso: str
+    slo: str
+    idp_initiated: str
+
+
+def idp_urls(ams_url: str, tenant_id: str) -> IdpUrls:
+    """The IdP's entityID is its metadata URL (SAML metadata 2.0 §4.1, well-known location)."""
+    base = f"{ams_url}/t/{tenant_id}/saml"
+    return IdpUrls(f"{base}/metadata", f"{base}/sso", f"{base}/slo", f"{base}/idp-initiated")
+
+
+@dataclass(frozen=True)
+class AuthnRequestInfo:
+    """What the IdP answers to: which SP, its request id, and the ACS URL the response goes to."""
+
+    sp_entity_id: str
+    request_id: str | None
+    acs_url: str
+    name_id_format: str
+
+
+class ReleaseEverythingPolicy(Policy):
+    """Release rules are applied by :mod:`simulator.ams.idp.attributes` before pysaml2 sees the values."""
+
+    def restrict(self, ava: dict[str, Any], sp_entity_id: str, metadata: Any = None) -> dict[str, Any]:
+        return ava
+
+
+class WireNames(AttributeConverter):
+    """Put canonical attributes on the wire under the tenant's URI names with FriendlyNames."""
+
+    def __init__(self, sso: SsoSettings) -> None:
+        super().__init__(NAME_FORMAT_URI)
+        self.sso = sso
+
+    def to_(self, attrvals: dict[str, list[str]]) -> list[saml.Attribute]:
+        attributes = []
+        for canonical, values in attrvals.items():
+            name, friendly = saml_name(canonical, self.sso)
+            attributes.append(
+                factory(
+                    saml.Attribute,
+                    name=name,
+                    name_format=NAME_FORMAT_URI,
+                    friendly_name=friendly,
+                    attribute_value=[factory(saml.AttributeValue, text=value) for value in values],
+                )
+            )
+        return attributes
+
+
+class TenantIdp:
+    """A tenant's IdP: its pysaml2 server plus its registered SPs."""
+
+    def __init__(self, server: Server, urls: IdpUrls, sps: dict[str, SamlServiceProvider], kid: str) -> None:
+        self.server = server
+        self.urls = urls
+        self.sps = sps
+        self.kid = kid
+
+    def parse_authn_request(self, saml_request: str, binding: str) -> AuthnRequestInfo:
+        """Decode and check an AuthnRequest (SAML core 2.0 §3.4.1); refuse unknown SPs and ACS URLs.
+
+        SAML core 2.0 §3.4.1: the ACS URL, when given, MUST be one the SP's metadata lists — otherwise
+        responding to it would make the IdP an open redirector.
+        """
+        try:
+            request = self.server.parse_authn_request(saml_request, binding)
+        except Exception as exc:
+            raise SamlRequestRefused(
+                f"The SAML AuthnRequest could not be read: {type(exc).__name__}."
+            ) from exc
+        if request is None or request.message is None:
+            raise SamlRequestRefused("The SAML AuthnRequest could not be read.")
+        message = request.message
+        issuer = message.issuer.text.strip() if message.issuer is not None and message.issuer.text else ""
+        sp = self.sps.get(issuer)
+        if sp is None:
+            raise SamlRequestRefused(
+                f"The service provider '{issuer}' is not registered with this identity provider.",
+                code="unknown_service_provider",
+                http_status=403,
+            )
+        acs_url = resolve_acs(
+            sp, message.assertion_consumer_service_url, message.assertion_consumer_service_index
+        )
+        policy = message.name_id_policy
+        name_id_format = (
+            NAMEID_EMAIL if policy is not None and policy.format == NAMEID_EMAIL else NAMEID_PERSISTENT
+        )
+        return AuthnRequestInfo(issuer, message.id, acs_url, name_id_format)
+
+    def unsolicited(self, sp_entity_id: str) -> AuthnRequestInfo:
+        """IdP-initiated login (SAML profiles 2.0 §4.1.5): to the SP's default ACS, no InResponseTo."""
+        sp = self.sps.get(sp_entity_id)
+        if sp is None:
+            raise SamlRequestRefused(
+                f"The service provider '{sp_entity_id}' is not registered with this identity provider.",
+                code="unknown_service_provider",
+                http_status=403,
+            )
+        return AuthnRequestInfo(sp_entity_id, None, resolve_acs(sp, None, None), NAMEID_PERSISTENT)
+
+    def authn_response(
+        self, request: AuthnRequestInfo, attributes: dict[str, str], member_id: str, email: str, lifetime: int
+    ) -> str:
+        """A signed (and maybe encrypted) Response for ``request``, base64-encoded for the POST binding.
+
+        SAML core 2.0 §2.5 / profiles §4.1.4.2: Destination and Recipient are the ACS URL, Audience the
+        SP's entityID, InResponseTo the request id; the assertion has a fresh ID and an AuthnStatement.
+        """
+        sp = self.sps[request.sp_entity_id]
+        name_id = NameID(
+            format=request.name_id_format,
+            text=email if request.name_id_format == NAMEID_EMAIL else member_id,
+            name_qualifier=self.urls.entity_id,
+            sp_name_qualifier=sp.entity_id,
+        )
+        encrypt = sp.encrypt_assertion and bool(sp.encryption_certificates)
+        sign_response = sp.sign in ("response", "both")
+        response = self.server.create_authn_response(
+            identity={name: [value] for name, value in attributes.items()},
+            in_response_to=request.request_id,
+            destination=request.acs_url,
+            sp_entity_id=sp.entity_id,
+            name_id=name_id,
+            authn={"class_ref": AUTHN_CONTEXT},
+            sign_response=sign_response and not encrypt,
+            sign_assertion=sp.sign in ("assertion", "both"),
+            encrypt_assertion=False,
+            sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
+            policy=ReleaseEverythingPolicy(),
+            lifetime={"seconds": lifetime},
+        )
+        xml = str(response)
+        if encrypt:
+            root = safe_parse(xml.encode())
+            encrypt_assertion_in_place(root, _pem(sp.encryption_certificates[0]).encode())
+            if sign_response:
+                sign_root(root, key_reference(self.kid))
+            xml = etree.tostring(root, encoding="unicode")
+        return base64.b64encode(xml.encode()).decode()
+
+    def logout_response(
+        self, saml_request: str, binding: str, relay_state: str | None
+    ) -> tuple[str | None, dict[str, str]]:
+        """Answer a LogoutRequest (SAML core 2.0 §3.7) with a signed LogoutResponse.
+
+        Returns the SP's registered HTTP-POST SingleLogoutService URL and the form fields, or
+        ``(None, {})`` when the SP registered none (the browser then stays on our "signed out" page).
+        """
+        try:
+            request = self.server.parse_logout_request(saml_request, binding)
+        except Exception as exc:
+            raise SamlRequestRefused(
+                f"The SAML LogoutRequest could not be read: {type(exc).__name__}."
+            ) from exc
+        message = request.message
+        issuer = message.issuer.text.strip() if message.issuer is not None and message.issuer.text else ""
+        sp = self.sps.get(issuer)
+        if sp is None:
+            raise SamlRequestRefused(
+                f"The service provider '{issuer}' is not registered with this identity provider.",
+                code="unknown_service_provider",
+                http_status=403,
+            )
+        if not any(endpoint["binding"] == BINDING_POST for endpoint in sp.slo):
+            return None, {}
+        response = self.server.create_logout_response(
+            message, [BINDING_HTTP_POST], sign=True, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256
+        )
+        xml = str(response)
+        destination = safe_parse(xml.encode()).get("Destination")
+        fields = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
+        if relay_state:
+            fields["RelayState"] = relay_state
+        return destination, fields
+
+
+def _pem(certificate_base64: str) -> str:
+    lines = [certificate_base64[i : i + 64] for i in range(0, len(certificate_base64), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def resolve_acs(sp: SamlServiceProvider, url: str | None, index: str | int | None) -> str:
+    """The ACS URL a response goes to: the requested one only when registered, else the default POST one."""
+    post_endpoints = [acs for acs in sp.acs if acs["binding"] == BINDING_POST]
+    if url is not None:
+        if any(acs["location"] == url for acs in post_endpoints):
+            return url
+        raise SamlRequestRefused(
+            "The AssertionConsumerServiceURL in the request is not one this service provider registered.",
+            code="unregistered_acs_url",
+            http_status=403,
+        )
+    if index is not None:
+        for acs in post_endpoints:
+            if str(acs["index"]) == str(index):
+                return acs["location"]
+        raise SamlRequestRefused(
+            "The AssertionConsumerServiceIndex in the request is not one this service provider registered.",
+            code="unregistered_acs_url",
+            http_status=403,
+        )
+    defaults = [acs for acs in post_endpoints if acs["is_default"]] or sorted(
+        post_endpoints, key=lambda a: a["index"]
+    )
+    return defaults[0]["location"]
+
+
+_servers: OrderedDict[str, TenantIdp] = OrderedDict()
+_servers_lock = threading.Lock()
+
+
+def _fingerprint(tenant_id: str, kid: str, sps: list[SamlServiceProvider], sso: SsoSettings) -> str:
+    parts = [tenant_id, kid, sso.model_dump_json()] + [
+        f"{sp.entity_id}@{sp.updated_at.isoformat()}" for sp in sps
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _build_server(
+    urls: IdpUrls, sps: list[SamlServiceProvider], key: keys.ParsedKey, sso: SsoSettings
+) -> Server:
+    config = IdPConfig()
+    config.load(
+        {
+            "entityid": urls.entity_id,
+            "crypto_backend": "XMLSecurity",
+            "allow_unknown_attributes": True,
+            "signing_algorithm": SIG_RSA_SHA256,
+            "digest_algorithm": DIGEST_SHA256,
+            "service": {
+                "idp": {
+                    "endpoints": {
+                        "single_sign_on_service": [
+                            (urls.sso, BINDING_HTTP_REDIRECT),
+                            (urls.sso, BINDING_HTTP_POST),
+                        ],
+                        "single_logout_service": [
+                            (urls.slo, BINDING_HTTP_REDIRECT),
+                            (urls.slo, BINDING_HTTP_POST),
+                        ],
+                    },
+                    "name_id_format": [NAMEID_PERSISTENT, NAMEID_EMAIL],
+                    "sign_alg": SIG_RSA_SHA256,
+                    "digest_alg": DIGEST_SHA256,
+                    "want_authn_requests_signed": False,
+                    "policy": {"default": {"name_form": NAME_FORMAT_URI}},
+                }
+            },
+            "metadata": {"inline": [sp.metadata_xml for sp in sps]},
+        }
+    )
+    config.attribute_converters = [WireNames(sso)]
+    server = Server(config=config)
+    server.sec = security_context(config)
+    server.sec.crypto = XmlsecBackend()
+    server.sec.key_file = key_reference(key.kid)
+    server.sec.my_cert = key.certificate_base64
+    return server
+
+
+def tenant_idp(session: Any, tenant_id: str, ams_url: str, sso: SsoSettings) -> TenantIdp:
+    """The tenant's IdP as it stands now (rebuilt when its SPs, key or attribute names change)."""
+    key = keys.active_key(session, tenant_id)
+    sps = list_service_providers(session, tenant_id)
+    fingerprint = _fingerprint(tenant_id, key.kid, sps, sso)
+    cached = _servers.get(fingerprint)
+    if cached is not None:
+        return cached
+    urls = idp_urls(ams_url, tenant_id)
+    idp = TenantIdp(_build_server(urls, sps, key, sso), urls, {sp.entity_id: sp for sp in sps}, key.kid)
+    with _servers_lock:
+        _servers[fingerprint] = idp
+        while len(_servers) > SERVER_CACHE_SIZE:
+            _servers.popitem(last=False)
+    return idp

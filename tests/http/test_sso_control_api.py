@@ -1,0 +1,180 @@
+"""Control API for SSO: signing keys, SAML service providers and OIDC clients."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from simulator.ams.idp.testing import SamlTestSp
+from tests.conftest import ADMIN
+
+SPS = "/api/tenants/acme/saml/service-providers"
+CLIENTS = "/api/tenants/acme/oidc/clients"
+
+
+@pytest.fixture
+def tenant(make_tenant: Any) -> Any:
+    return make_tenant("acme")
+
+
+@pytest.fixture
+def sp() -> SamlTestSp:
+    return SamlTestSp.create("http://127.0.0.1:8001", "acme", [], want_encrypted=True)
+
+
+def test_register_list_get_and_delete_a_service_provider(console: Any, tenant: Any, sp: SamlTestSp) -> None:
+    created = console.post(SPS, json={"metadata_xml": sp.metadata(), "sign": "response"}, headers=tenant.auth)
+    assert created.status_code == 201
+    body = created.get_json()
+    assert body["entity_id"] == "https://sp.example.org/metadata"
+    assert body["acs"][0]["location"] == "https://sp.example.org/acs"
+    assert body["has_encryption_certificate"] is True
+    assert "metadata_xml" not in body
+
+    listed = console.get(SPS, headers=tenant.auth).get_json()["service_providers"]
+    assert [item["id"] for item in listed] == [body["id"]]
+    assert console.get(f"{SPS}/{body['id']}", headers=tenant.auth).get_json()["sign"] == "response"
+
+    assert console.delete(f"{SPS}/{body['id']}", headers=tenant.auth).status_code == 204
+    assert console.get(f"{SPS}/{body['id']}", headers=tenant.auth).status_code == 404
+
+
+def test_registering_the_same_entity_again_replaces_it(console: Any, tenant: Any, sp: SamlTestSp) -> None:
+    first = console.post(SPS, json={"metadata_xml": sp.metadata()}, headers=ADMIN).get_json()
+    second = console.post(SPS, json={"metadata_xml": sp.metadata(), "sign": "assertion"}, headers=ADMIN)
+
+    assert second.get_json()["id"] == first["id"]
+    assert len(console.get(SPS, headers=ADMIN).get_json()["service_providers"]) == 1
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "not xml at all",
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;">]><r>&b;</r>',
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>',
+    ],
+)
+def test_bad_metadata_is_a_422_and_changes_nothing(console: Any, tenant: Any, metadata: str) -> None:
+    response = console.post(SPS, json={"metadata_xml": metadata}, headers=ADMIN)
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "invalid_metadata"
+    assert "root:" not in response.get_data(as_text=True)
+    assert console.get(SPS, headers=ADMIN).get_json()["service_providers"] == []
+    assert console.get("/healthz").status_code == 200
+
+
+def test_encryption_needs_a_certificate_in_the_metadata(console: Any, tenant: Any) -> None:
+    signing_only = SamlTestSp.create("http://127.0.0.1:8001", "acme", [], want_encrypted=False)
+    assert 'use="encryption"' not in signing_only.metadata()
+
+    response = console.post(
+        SPS, json={"metadata_xml": signing_only.metadata(), "encrypt_assertion": True}, headers=ADMIN
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "no_encryption_certificate"
+
+
+@pytest.fixture
+def metadata_server(sp: SamlTestSp) -> Iterator[str]:
+    document = sp.metadata().encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/samlmetadata+xml")
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metadata"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_metadata_can_be_fetched_from_a_url(console: Any, tenant: Any, metadata_server: str) -> None:
+    response = console.post(SPS, json={"metadata_url": metadata_server}, headers=ADMIN)
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["entity_id"] == "https://sp.example.org/metadata"
+
+
+def test_an_unreachable_metadata_url_is_a_422(console: Any, tenant: Any) -> None:
+    response = console.post(SPS, json={"metadata_url": "http://127.0.0.1:9/metadata"}, headers=ADMIN)
+
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "metadata_unreachable"
+
+
+def test_keys_never_show_the_private_key_and_rotation_is_guarded(console: Any, tenant: Any) -> None:
+    keys = console.get("/api/tenants/acme/keys", headers=tenant.auth)
+    assert keys.status_code == 200
+    assert "PRIVATE" not in keys.get_data(as_text=True)
+    assert [key["state"] for key in keys.get_json()["keys"]] == ["active"]
+
+    rotated = console.post("/api/tenants/acme/keys/rotate", headers=tenant.auth).get_json()["keys"]
+    assert sorted(key["state"] for key in rotated) == ["active", "previous"]
+    assert "PRIVATE" not in str(rotated)
+    assert console.post("/api/tenants/acme/keys/rotate", headers=tenant.auth).status_code == 409
+
+    retired = console.post("/api/tenants/acme/keys/retire-previous", headers=tenant.auth).get_json()["keys"]
+    assert sorted(key["state"] for key in retired) == ["active", "retired"]
+
+
+def test_oidc_clients_secret_is_shown_once(console: Any, tenant: Any) -> None:
+    created = console.post(
+        CLIENTS, json={"redirect_uris": ["https://rp.example.org/cb"]}, headers=tenant.auth
+    )
+    assert created.status_code == 201
+    client = created.get_json()
+    assert client["client_secret"]
+
+    fetched = console.get(f"{CLIENTS}/{client['client_id']}", headers=tenant.auth)
+    assert fetched.status_code == 200
+    assert "client_secret" not in fetched.get_json()
+    assert client["client_secret"] not in console.get(CLIENTS, headers=tenant.auth).get_data(as_text=True)
+
+    assert console.delete(f"{CLIENTS}/{client['client_id']}", headers=tenant.auth).status_code == 204
+    assert console.get(f"{CLIENTS}/{client['client_id']}", headers=tenant.auth).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"redirect_uris": []},
+        {"redirect_uris": ["https://rp.example.org/cb#fragment"]},
+        {"redirect_uris": ["https://rp.example.org/cb"], "token_endpoint_auth_method": "private_key_jwt"},
+        {"redirect_uris": ["https://rp.example.org/cb"], "scope": "openid admin"},
+    ],
+)
+def test_invalid_client_metadata_is_a_422(console: Any, tenant: Any, body: dict[str, Any]) -> None:
+    assert console.post(CLIENTS, json=body, headers=ADMIN).status_code == 422
+
+
+def test_another_tenants_key_sees_nothing(
+    console: Any, tenant: Any, make_tenant: Any, sp: SamlTestSp
+) -> None:
+    other = make_tenant("other")
+    console.post(SPS, json={"metadata_xml": sp.metadata()}, headers=ADMIN)
+
+    assert console.get(SPS, headers=other.auth).status_code == 404
+    assert console.get("/api/tenants/acme/keys", headers=other.auth).status_code == 404
+    assert console.get("/api/tenants/other/saml/service-providers", headers=other.auth).get_json() == {
+        "service_providers": []
+    }
