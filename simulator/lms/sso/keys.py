@@ -1,0 +1,105 @@
+"""The SP's own key per tenant: an RSA key and a self-signed certificate, generated lazily on first use.
+
+The PEM text lives in ``lms_sp_keys``; parsed material is cached in-process by the certificate's digest,
+so a tenant deleted and created again (a new key) never reuses a stale entry.
+
+Example::
+
+    material = service_provider_key(db, "demo")
+    material.certificate_base64   # the body of <ds:X509Certificate> in the SP metadata
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from simulator.core.clock import wall_now
+from simulator.core.db import Database
+from simulator.lms.sso.models import ServiceProviderKey
+
+CERTIFICATE_YEARS = 10
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """PEM private key and certificate, plus the certificate's base64 DER body for metadata."""
+
+    private_key_pem: str
+    certificate_pem: str
+    certificate_base64: str
+
+
+_cache: dict[str, KeyMaterial] = {}
+_lock = threading.Lock()
+
+
+def generate_key_pair(common_name: str) -> tuple[str, str]:
+    """A new RSA 2048 private key and a self-signed SHA-256 certificate for ``common_name`` (PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
+    now = wall_now()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365 * CERTIFICATE_YEARS))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return key_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def pem_body(certificate_pem: str) -> str:
+    """The base64 DER of a PEM certificate on one line (as metadata and python3-saml want it)."""
+    lines = [line.strip() for line in certificate_pem.strip().splitlines()]
+    return "".join(line for line in lines if line and not line.startswith("-----"))
+
+
+def _material(row: ServiceProviderKey) -> KeyMaterial:
+    digest = hashlib.sha256(row.certificate_pem.encode()).hexdigest()
+    with _lock:
+        cached = _cache.get(digest)
+        if cached is None:
+            cached = KeyMaterial(row.private_key_pem, row.certificate_pem, pem_body(row.certificate_pem))
+            _cache[digest] = cached
+    return cached
+
+
+def service_provider_key(db: Database, tenant_id: str) -> KeyMaterial:
+    """The tenant's SP key, created (once, even across processes) on first use."""
+    query = select(ServiceProviderKey).where(ServiceProviderKey.tenant_id == tenant_id)
+    with db.read() as session:
+        row = session.scalar(query)
+        if row is not None:
+            return _material(row)
+    key_pem, certificate_pem = generate_key_pair(f"LMS service provider {tenant_id}")
+    try:
+        with db.session() as session:
+            row = session.scalar(query)
+            if row is None:
+                row = ServiceProviderKey(
+                    tenant_id=tenant_id,
+                    private_key_pem=key_pem,
+                    certificate_pem=certificate_pem,
+                    created_at=wall_now(),
+                )
+                session.add(row)
+            return _material(row)
+    except IntegrityError:  # another process created it first
+        with db.read() as session:
+            return _material(session.scalars(query).one())

@@ -1,0 +1,323 @@
+"""The OpenID Connect relying party of one tenant: discovery, client registration, code flow + PKCE.
+
+The provider is found by discovery (OpenID Connect Discovery 1.0): by default the tenant's own AMS at
+``{ams_url}/t/{tenant}/.well-known/openid-configuration``, or ``sso.oidc_discovery_url``. The client is
+``sso.oidc_client_id``/``oidc_client_secret`` when set, else one registered dynamically (RFC 7591) at the
+provider's ``registration_endpoint`` on first use and kept in ``lms_oidc_clients``.
+
+``state``, ``nonce`` and the PKCE (RFC 7636, S256) verifier are made per login and kept by the caller in
+the browser's session (:class:`PendingLogin`), so a callback only completes in the browser that started it.
+
+Example::
+
+    url, pending = start_login(db, config, "demo", settings.sso, return_to="/t/demo/me")
+    ...  # the browser comes back to /t/demo/oidc/callback?code=…&state=…
+    result = finish_login(db, config, "demo", settings.sso, pending, request.args)
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from simulator.config import SandboxConfig
+from simulator.core.clock import wall_now
+from simulator.core.db import Database
+from simulator.core.errors import SandboxError
+from simulator.core.settings import SsoSettings
+from simulator.lms.sso.models import OidcClientRegistration
+from simulator.lms.sso.oidc.tokens import validate_id_token
+from simulator.lms.sso.remote import TIMEOUT, IdentityProviderUnavailable, fetch_json
+
+log = logging.getLogger(__name__)
+
+DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+SCOPES = "openid profile email membership"
+HTTP_TIMEOUT_SECONDS = 10
+
+
+class OidcLoginFailed(SandboxError):
+    code = "oidc_login_failed"
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The parts of a discovery document the RP uses."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str | None
+    end_session_endpoint: str | None
+    registration_endpoint: str | None
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    """What the browser session holds between the redirect and the callback."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+    return_to: str
+    issuer: str
+
+    def to_session(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_session(cls, data: Mapping[str, Any] | None) -> PendingLogin | None:
+        try:
+            return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__}) if data else None
+        except KeyError:
+            return None
+
+
+@dataclass(frozen=True)
+class OidcSignIn:
+    claims: dict[str, Any]
+    id_token: str
+    return_to: str
+
+
+def callback_url(config: SandboxConfig, tenant_id: str) -> str:
+    return f"{config.lms_url}/t/{tenant_id}/oidc/callback"
+
+
+def discovery_url(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -> str:
+    return sso.oidc_discovery_url or f"{config.ams_url}/t/{tenant_id}{DISCOVERY_SUFFIX}"
+
+
+def provider(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -> Provider:
+    """The tenant's provider; its ``issuer`` MUST equal the discovery URL's prefix (Discovery §4.3)."""
+    url = discovery_url(config, tenant_id, sso)
+    document = fetch_json(url)
+    expected_issuer = url.removesuffix(DISCOVERY_SUFFIX)
+    if document.get("issuer") != expected_issuer:
+        raise IdentityProviderUnavailable(
+            f"The discovery document at {url} names issuer {document.get('issuer')!r}; "
+            f"it must be {expected_issuer}."
+        )
+    try:
+        return Provider(
+            issuer=document["issuer"],
+            authorization_endpoint=document["authorization_endpoint"],
+            token_endpoint=document["token_endpoint"],
+            jwks_uri=document["jwks_uri"],
+            userinfo_endpoint=document.get("userinfo_endpoint"),
+            end_session_endpoint=document.get("end_session_endpoint"),
+            registration_endpoint=document.get("registration_endpoint"),
+        )
+    except KeyError as exc:
+        raise IdentityProviderUnavailable(f"The discovery document at {url} lacks {exc}.") from exc
+
+
+def _register(config: SandboxConfig, tenant_id: str, endpoint: str, redirect_uri: str) -> dict[str, Any]:
+    """RFC 7591 §3.1: register the LMS as a confidential web client."""
+    body = {
+        "client_name": f"Sandbox LMS ({tenant_id})",
+        "redirect_uris": [redirect_uri],
+        "post_logout_redirect_uris": [f"{config.lms_url}/t/{tenant_id}/logout"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "scope": SCOPES,
+    }
+    try:
+        response = httpx.post(endpoint, json=body, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise IdentityProviderUnavailable(f"Client registration at {endpoint} failed: {exc}.") from exc
+    if response.status_code not in (200, 201):
+        raise IdentityProviderUnavailable(
+            f"Client registration at {endpoint} answered {response.status_code}; expected 201."
+        )
+    registered = response.json()
+    if not isinstance(registered, dict) or not registered.get("client_id"):
+        raise IdentityProviderUnavailable(f"Client registration at {endpoint} returned no client_id.")
+    return registered
+
+
+def client_credentials(
+    db: Database, config: SandboxConfig, tenant_id: str, sso: SsoSettings, op: Provider
+) -> tuple[str, str | None]:
+    """(client_id, client_secret): from settings, else stored, else registered now (once)."""
+    if sso.oidc_client_id:
+        return sso.oidc_client_id, sso.oidc_client_secret
+    redirect_uri = callback_url(config, tenant_id)
+    query = select(OidcClientRegistration).where(
+        OidcClientRegistration.tenant_id == tenant_id,
+        OidcClientRegistration.issuer == op.issuer,
+        OidcClientRegistration.redirect_uri == redirect_uri,
+    )
+    with db.read() as session:
+        stored = session.scalar(query)
+        if stored is not None:
+            return stored.client_id, stored.client_secret
+    if not op.registration_endpoint:
+        raise IdentityProviderUnavailable(
+            f"The provider {op.issuer} offers no registration endpoint: set sso.oidc_client_id and "
+            "sso.oidc_client_secret in the tenant settings."
+        )
+    registered = _register(config, tenant_id, op.registration_endpoint, redirect_uri)
+    try:
+        with db.session() as session:
+            old = session.scalar(
+                select(OidcClientRegistration).where(
+                    OidcClientRegistration.tenant_id == tenant_id, OidcClientRegistration.issuer == op.issuer
+                )
+            )
+            if old is not None:  # registered for another LMS URL: replace it
+                session.delete(old)
+                session.flush()
+            session.add(
+                OidcClientRegistration(
+                    tenant_id=tenant_id,
+                    issuer=op.issuer,
+                    client_id=str(registered["client_id"]),
+                    client_secret=registered.get("client_secret"),
+                    redirect_uri=redirect_uri,
+                    created_at=wall_now(),
+                )
+            )
+    except IntegrityError:  # another process registered at the same time: use theirs
+        with db.read() as session:
+            stored = session.scalars(query).one()
+            return stored.client_id, stored.client_secret
+    log.info(
+        "registered the LMS of tenant %s as OIDC client %s at %s",
+        tenant_id,
+        registered["client_id"],
+        op.issuer,
+    )
+    return str(registered["client_id"]), registered.get("client_secret")
+
+
+def _oauth_session(client_id: str, client_secret: str | None, redirect_uri: str) -> OAuth2Session:
+    return OAuth2Session(
+        client_id,
+        client_secret,
+        scope=SCOPES,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic" if client_secret else "none",
+    )
+
+
+def start_login(
+    db: Database, config: SandboxConfig, tenant_id: str, sso: SsoSettings, return_to: str
+) -> tuple[str, PendingLogin]:
+    """The authorization URL (code flow, PKCE S256, state, nonce) and what to keep in the session."""
+    op = provider(config, tenant_id, sso)
+    client_id, client_secret = client_credentials(db, config, tenant_id, sso, op)
+    pending = PendingLogin(
+        state=generate_token(32),
+        nonce=generate_token(32),
+        code_verifier=generate_token(64),
+        return_to=return_to,
+        issuer=op.issuer,
+    )
+    with _oauth_session(client_id, client_secret, callback_url(config, tenant_id)) as oauth:
+        url, _ = oauth.create_authorization_url(
+            op.authorization_endpoint,
+            state=pending.state,
+            nonce=pending.nonce,
+            code_verifier=pending.code_verifier,
+        )
+    return url, pending
+
+
+def finish_login(
+    db: Database,
+    config: SandboxConfig,
+    tenant_id: str,
+    sso: SsoSettings,
+    pending: PendingLogin | None,
+    params: Mapping[str, str],
+) -> OidcSignIn:
+    """Check state, redeem the code, validate the ID token and fetch userinfo (OIDC Core §3.1.2.7–§5.3)."""
+    if pending is None:
+        raise OidcLoginFailed("No sign-in is in progress in this browser; start again.", http_status=400)
+    if not hmac.compare_digest(params.get("state", ""), pending.state):
+        raise OidcLoginFailed("The state does not match the sign-in this browser started.", http_status=400)
+    if params.get("error"):
+        description = params.get("error_description", "")
+        raise OidcLoginFailed(f"The provider refused the sign-in: {params['error']} {description}".strip())
+    code = params.get("code")
+    if not code:
+        raise OidcLoginFailed("The callback carries no authorization code.", http_status=400)
+    op = provider(config, tenant_id, sso)
+    if op.issuer != pending.issuer:
+        raise OidcLoginFailed("The provider changed during the sign-in; start again.", http_status=400)
+    client_id, client_secret = client_credentials(db, config, tenant_id, sso, op)
+    try:
+        with _oauth_session(client_id, client_secret, callback_url(config, tenant_id)) as oauth:
+            token = oauth.fetch_token(
+                op.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=pending.code_verifier,
+                timeout=HTTP_TIMEOUT_SECONDS,
+            )
+            id_token = token.get("id_token")
+            if not id_token:
+                raise OidcLoginFailed("The token response carries no id_token.")
+            claims = validate_id_token(
+                id_token,
+                op.jwks_uri,
+                op.issuer,
+                client_id,
+                pending.nonce,
+                token.get("access_token"),
+                sso.clock_skew_seconds,
+            )
+            if op.userinfo_endpoint:
+                claims = _with_userinfo(oauth, op.userinfo_endpoint, claims)
+    except OAuthError as exc:
+        raise OidcLoginFailed(f"The token endpoint refused the code: {exc.error}.") from exc
+    except requests.RequestException as exc:
+        raise IdentityProviderUnavailable(
+            f"The provider's token or userinfo endpoint failed: {exc}."
+        ) from exc
+    return OidcSignIn(claims=claims, id_token=id_token, return_to=pending.return_to)
+
+
+def _with_userinfo(oauth: OAuth2Session, endpoint: str, claims: dict[str, Any]) -> dict[str, Any]:
+    """Merge userinfo into the claims; its ``sub`` MUST equal the ID token's (OIDC Core §5.3.2)."""
+    response = oauth.get(endpoint, timeout=HTTP_TIMEOUT_SECONDS)
+    if response.status_code != 200:
+        raise OidcLoginFailed(f"The userinfo endpoint answered {response.status_code}.")
+    try:
+        userinfo = response.json()
+    except ValueError as exc:
+        raise OidcLoginFailed("The userinfo response is not JSON.") from exc
+    if not isinstance(userinfo, dict) or userinfo.get("sub") != claims["sub"]:
+        raise OidcLoginFailed("The userinfo sub differs from the ID token's sub; refused.")
+    return {**claims, **userinfo}
+
+
+def end_session_url(
+    config: SandboxConfig, tenant_id: str, sso: SsoSettings, id_token: str | None, return_to: str
+) -> str | None:
+    """RP-initiated logout at the provider's ``end_session_endpoint``, when it offers one."""
+    op = provider(config, tenant_id, sso)
+    if not op.end_session_endpoint:
+        return None
+    params = {"post_logout_redirect_uri": return_to, "state": generate_token(16)}
+    if id_token:
+        params["id_token_hint"] = id_token
+    separator = "&" if "?" in op.end_session_endpoint else "?"
+    return f"{op.end_session_endpoint}{separator}{urlencode(params)}"

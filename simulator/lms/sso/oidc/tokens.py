@@ -1,0 +1,92 @@
+"""ID token validation for the code flow (OpenID Connect Core 1.0 §3.1.3.7).
+
+- The signature MUST verify with a key from the provider's JWKS; a ``kid`` the cached JWKS lacks makes
+  the JWKS be fetched again once (key rotation), and an unknown ``kid`` after that is refused.
+- ``alg`` MUST be RS256: ``none`` and HMAC algorithms (HS*) are refused (§3.1.3.7 items 6–8).
+- ``iss`` MUST equal the discovered issuer; ``aud`` MUST contain our client id; with several audiences
+  ``azp`` MUST be present and equal to our client id; ``exp`` MUST be in the future and ``iat`` not in
+  the future (both with the tenant's skew); ``nonce`` MUST equal the one sent; ``at_hash``, when present,
+  MUST match the access token (§3.1.3.8); ``sub`` MUST be present.
+
+Example::
+
+    claims = validate_id_token(id_token, jwks_uri, issuer, client_id, nonce, access_token, skew_seconds)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+
+from simulator.core.errors import SandboxError
+from simulator.lms.sso.remote import fetch_json
+
+ALLOWED_ALGORITHMS = ["RS256"]
+
+
+class IdTokenRejected(SandboxError):
+    code = "oidc_id_token_rejected"
+    http_status = 403
+
+
+def _key_set(jwks_uri: str, refresh: bool) -> KeySet:
+    try:
+        return KeySet.import_key_set(fetch_json(jwks_uri, refresh=refresh))  # type: ignore[arg-type]
+    except (JoseError, ValueError, KeyError) as exc:
+        raise IdTokenRejected(f"The provider's JWKS at {jwks_uri} is not usable: {exc}.") from exc
+
+
+def _decode(id_token: str, jwks_uri: str) -> Any:
+    registry = JWSRegistry(algorithms=ALLOWED_ALGORITHMS)
+    try:
+        try:
+            return jwt.decode(id_token, _key_set(jwks_uri, refresh=False), registry=registry)
+        except InvalidKeyIdError:
+            return jwt.decode(id_token, _key_set(jwks_uri, refresh=True), registry=registry)
+    except InvalidKeyIdError as exc:
+        raise IdTokenRejected("The ID token names a key the provider does not publish.") from exc
+    except (JoseError, ValueError) as exc:
+        raise IdTokenRejected(f"The ID token's signature or algorithm is not acceptable: {exc}.") from exc
+
+
+def validate_id_token(
+    id_token: str,
+    jwks_uri: str,
+    issuer: str,
+    client_id: str,
+    nonce: str,
+    access_token: str | None,
+    skew_seconds: int,
+) -> dict[str, Any]:
+    """The ID token's claims, once every check of OIDC Core §3.1.3.7 holds; raises otherwise."""
+    token = _decode(id_token, jwks_uri)
+    if token.header.get("alg") not in ALLOWED_ALGORITHMS:
+        raise IdTokenRejected(f"ID token alg {token.header.get('alg')!r} is refused; RS256 is required.")
+    claims = CodeIDToken(
+        token.claims,
+        token.header,
+        {"iss": {"essential": True, "value": issuer}},
+        {"nonce": nonce, "client_id": client_id, "access_token": access_token},
+    )
+    try:
+        claims.validate(leeway=skew_seconds)
+    except JoseError as exc:
+        raise IdTokenRejected(f"The ID token is not valid: {exc}.") from exc
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if client_id not in audiences:
+        raise IdTokenRejected(f"The ID token is meant for {audiences}, not for client {client_id}.")
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        raise IdTokenRejected("The ID token has several audiences but no azp naming this client.")
+    if not isinstance(claims.get("iat"), int | float) or claims["iat"] > time.time() + skew_seconds:
+        raise IdTokenRejected("The ID token's iat is missing or in the future.")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise IdTokenRejected("The ID token has no sub.")
+    if claims.get("nonce") != nonce:
+        raise IdTokenRejected("The ID token's nonce is not the one this browser was given.")
+    return dict(claims)

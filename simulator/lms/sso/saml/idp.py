@@ -1,0 +1,89 @@
+"""Where the tenant's SAML identity provider is, and what its metadata says (SAML metadata 2.0 §2.4.3).
+
+By default the IdP is the tenant's own AMS (``{ams_url}/t/{tenant}/saml/metadata``); the tenant setting
+``sso.idp_metadata_url`` points the LMS at an external IdP instead. Metadata is fetched over HTTP
+(:mod:`simulator.lms.sso.remote`), parsed without DTDs or entities, and reduced to an :class:`IdpDescriptor`.
+
+Example::
+
+    idp = identity_provider(config, "demo", settings.sso)
+    idp.sso_url, idp.signing_certificates
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from onelogin.saml2.constants import OneLogin_Saml2_Constants
+from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+
+from simulator.config import SandboxConfig
+from simulator.core.settings import SsoSettings
+from simulator.lms.sso.remote import IdentityProviderUnavailable, fetch_text
+
+
+@dataclass(frozen=True)
+class IdpDescriptor:
+    """What the SP needs to know about its IdP."""
+
+    metadata_url: str
+    entity_id: str
+    sso_url: str
+    slo_url: str | None
+    signing_certificates: tuple[str, ...]
+    wants_signed_requests: bool
+
+    def onelogin_settings(self) -> dict[str, object]:
+        """The ``idp`` section of a python3-saml settings document (every signing certificate)."""
+        section: dict[str, object] = {
+            "entityId": self.entity_id,
+            "singleSignOnService": {
+                "url": self.sso_url,
+                "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT,
+            },
+            "x509certMulti": {"signing": list(self.signing_certificates)},
+        }
+        if self.slo_url:
+            section["singleLogoutService"] = {
+                "url": self.slo_url,
+                "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT,
+            }
+        return section
+
+
+def metadata_url(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -> str:
+    """The IdP metadata URL: the tenant's setting, else the sandbox's own AMS for the same tenant."""
+    return sso.idp_metadata_url or f"{config.ams_url}/t/{tenant_id}/saml/metadata"
+
+
+def parse_idp_metadata(xml: str, url: str) -> IdpDescriptor:
+    """Read entityID, the HTTP-Redirect SSO and SLO endpoints and the signing certificates."""
+    try:
+        parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml)
+    except Exception as exc:  # the parser raises XML, DTD and value errors of many kinds
+        raise IdentityProviderUnavailable(f"The IdP metadata at {url} is not usable XML: {exc}.") from exc
+    idp = parsed.get("idp", {})
+    certificates = idp.get("x509certMulti", {}).get("signing") or (
+        [idp["x509cert"]] if idp.get("x509cert") else []
+    )
+    entity_id = idp.get("entityId")
+    sso_url = idp.get("singleSignOnService", {}).get("url")
+    if not entity_id or not sso_url or not certificates:
+        raise IdentityProviderUnavailable(
+            f"The IdP metadata at {url} lacks an entityID, an HTTP-Redirect SingleSignOnService "
+            "or a signing certificate."
+        )
+    return IdpDescriptor(
+        metadata_url=url,
+        entity_id=entity_id,
+        sso_url=sso_url,
+        slo_url=idp.get("singleLogoutService", {}).get("url"),
+        signing_certificates=tuple(certificates),
+        wants_signed_requests=bool(parsed.get("security", {}).get("authnRequestsSigned")),
+    )
+
+
+def identity_provider(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -> IdpDescriptor:
+    """The tenant's IdP, from its (cached) metadata."""
+    url = metadata_url(config, tenant_id, sso)
+    return parse_idp_metadata(fetch_text(url), url)

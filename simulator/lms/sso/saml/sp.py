@@ -1,0 +1,169 @@
+"""The SAML service provider of one tenant: its URLs, its metadata, and the AuthnRequests it sends.
+
+The SP's entityID is its metadata URL, ``{lms_url}/t/{tenant}/saml/metadata``; responses arrive at the
+Assertion Consumer Service ``{lms_url}/t/{tenant}/saml/acs`` (HTTP-POST binding). AuthnRequests go out
+by HTTP-Redirect, signed with RSA-SHA256 by the tenant's SP key; each request id is stored with an expiry
+so that only answers to requests we sent are accepted (SAML profiles §4.1.4.3).
+
+Example::
+
+    start = start_login(db, config, "demo", settings.sso, return_to="/t/demo/me")
+    start.redirect_url   # the IdP's SSO endpoint with SAMLRequest, RelayState, SigAlg, Signature
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
+from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from sqlalchemy import delete
+
+from simulator.config import SandboxConfig
+from simulator.core.clock import wall_now
+from simulator.core.db import Database
+from simulator.core.settings import SsoSettings
+from simulator.lms.sso.keys import service_provider_key
+from simulator.lms.sso.models import PendingAuthnRequest
+from simulator.lms.sso.saml.idp import IdpDescriptor, identity_provider
+
+REQUEST_LIFETIME = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class SpUrls:
+    """The absolute URLs that identify the tenant's SP."""
+
+    entity_id: str
+    acs: str
+    logout: str
+
+    @classmethod
+    def for_tenant(cls, config: SandboxConfig, tenant_id: str) -> SpUrls:
+        base = f"{config.lms_url}/t/{tenant_id}"
+        return cls(entity_id=f"{base}/saml/metadata", acs=f"{base}/saml/acs", logout=f"{base}/logout")
+
+
+def request_data_for(url: str) -> dict[str, Any]:
+    """python3-saml's view of "the current request" when it is ``url`` (our ACS, never the Host header)."""
+    parts = urlsplit(url)
+    return {
+        "https": "on" if parts.scheme == "https" else "off",
+        "http_host": parts.netloc,
+        "script_name": parts.path,
+        "get_data": {},
+        "post_data": {},
+    }
+
+
+def security_settings(for_metadata: bool) -> dict[str, Any]:
+    """python3-saml's ``security`` section: signed requests, SHA-256 only, deprecated algorithms rejected.
+
+    The metadata asks for signed assertions; validation accepts a signature on the response *or* on the
+    assertion (SAML profiles §4.1.3.5), and :mod:`.validation` refuses a response with neither.
+    """
+    return {
+        "authnRequestsSigned": True,
+        "logoutRequestSigned": True,
+        "wantAssertionsSigned": for_metadata,
+        "wantMessagesSigned": False,
+        "wantNameId": True,
+        "wantAttributeStatement": False,
+        "requestedAuthnContext": False,
+        "signatureAlgorithm": Saml.RSA_SHA256,
+        "digestAlgorithm": Saml.SHA256,
+        "rejectDeprecatedAlgorithm": True,
+    }
+
+
+def onelogin_settings(
+    db: Database, config: SandboxConfig, tenant_id: str, idp: IdpDescriptor | None
+) -> OneLogin_Saml2_Settings:
+    """A strict python3-saml settings object for the tenant's SP (and its IdP, when known)."""
+    urls = SpUrls.for_tenant(config, tenant_id)
+    key = service_provider_key(db, tenant_id)
+    document: dict[str, Any] = {
+        "strict": True,
+        "debug": False,
+        "sp": {
+            "entityId": urls.entity_id,
+            "assertionConsumerService": {"url": urls.acs, "binding": Saml.BINDING_HTTP_POST},
+            "singleLogoutService": {"url": urls.logout, "binding": Saml.BINDING_HTTP_REDIRECT},
+            "NameIDFormat": Saml.NAMEID_UNSPECIFIED,
+            "x509cert": key.certificate_base64,
+            "privateKey": key.private_key_pem,
+        },
+        "security": security_settings(for_metadata=idp is None),
+    }
+    if idp is not None:
+        document["idp"] = idp.onelogin_settings()
+    return OneLogin_Saml2_Settings(document, sp_validation_only=idp is None)
+
+
+def service_provider_metadata(db: Database, config: SandboxConfig, tenant_id: str) -> str:
+    """The SP's metadata (SAML metadata 2.0 §2.4.4): entityID, ACS, SLO, signing/encryption certificate.
+
+    It says ``AuthnRequestsSigned="true"`` and ``WantAssertionsSigned="true"``; the one certificate is
+    published for signing and for encryption (an IdP may encrypt assertions to it).
+    """
+    settings = onelogin_settings(db, config, tenant_id, idp=None)
+    metadata = OneLogin_Saml2_Metadata.builder(
+        settings.get_sp_data(), authnsign=True, wsign=True, valid_until=None, cache_duration=None
+    )
+    metadata = OneLogin_Saml2_Metadata.add_x509_key_descriptors(
+        metadata, settings.get_sp_cert(), add_encryption=True
+    )
+    return metadata.decode() if isinstance(metadata, bytes) else metadata
+
+
+@dataclass(frozen=True)
+class LoginStart:
+    request_id: str
+    redirect_url: str
+
+
+def start_login(
+    db: Database, config: SandboxConfig, tenant_id: str, sso: SsoSettings, return_to: str
+) -> LoginStart:
+    """Build a signed AuthnRequest for the tenant's IdP and remember its id until it expires."""
+    idp = identity_provider(config, tenant_id, sso)
+    settings = onelogin_settings(db, config, tenant_id, idp)
+    urls = SpUrls.for_tenant(config, tenant_id)
+    auth = OneLogin_Saml2_Auth(request_data_for(urls.acs), settings)
+    redirect_url = auth.login(return_to=return_to)
+    request_id = auth.get_last_request_id()
+    now = wall_now()
+    with db.session() as session:
+        session.execute(delete(PendingAuthnRequest).where(PendingAuthnRequest.expires_at < now))
+        session.add(
+            PendingAuthnRequest(
+                tenant_id=tenant_id,
+                request_id=request_id,
+                relay_state=return_to,
+                expires_at=now + REQUEST_LIFETIME,
+            )
+        )
+    return LoginStart(request_id=request_id, redirect_url=redirect_url)
+
+
+def logout_url(
+    db: Database,
+    config: SandboxConfig,
+    tenant_id: str,
+    sso: SsoSettings,
+    name_id: str | None,
+    session_index: str | None,
+    return_to: str,
+) -> str | None:
+    """A signed LogoutRequest to the IdP's SLO endpoint (SAML profiles §4.4), or None when it has none."""
+    idp = identity_provider(config, tenant_id, sso)
+    if not idp.slo_url or not name_id:
+        return None
+    settings = onelogin_settings(db, config, tenant_id, idp)
+    auth = OneLogin_Saml2_Auth(request_data_for(SpUrls.for_tenant(config, tenant_id).logout), settings)
+    return auth.logout(return_to=return_to, name_id=name_id, session_index=session_index)
