@@ -1,0 +1,137 @@
+"""Control API for the outbox: messages by state, attempts, replay of dead letters, endpoints.
+
+``/api/tenants/{t}/outbox…`` and ``/api/tenants/{t}/endpoints…`` (admin key or the tenant's key).
+Views only translate HTTP; the services are in :mod:`simulator.core.outbox`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ConfigDict, Field
+
+from simulator.core import outbox
+from simulator.core.web import Problem, TenantPath, authorized_tenant_id, created, database
+
+outbox_tag = Tag(
+    name="outbox", description="Outgoing signed webhooks: delivery state, attempts, dead letters"
+)
+outbox_api = APIBlueprint(
+    "outbox",
+    __name__,
+    url_prefix="/api",
+    abp_security=[{"bearer": []}],
+    abp_responses={"401": Problem, "404": Problem},
+)
+MessageState = Literal["pending", "in_flight", "delivered", "retrying", "dead"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutboxQuery(_Strict):
+    state: MessageState | None = None
+    topic: str | None = Field(None, max_length=80)
+    since: int | None = Field(None, ge=0, description="Return messages after this id.")
+    limit: int = Field(100, ge=1, le=500)
+
+
+class MessagePath(TenantPath):
+    message_id: int = Field(..., ge=1, description="The message's numeric id (`id` in listings).")
+
+
+class EndpointPath(TenantPath):
+    name: str = Field(..., max_length=80)
+
+
+class EndpointCreate(_Strict):
+    name: str = Field(..., min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str = Field(..., pattern=r"^https?://", max_length=2000)
+    topics: list[str] = Field(default_factory=list, description="Topics it takes (empty: all).")
+    secret: str | None = Field(
+        None, pattern=r"^whsec_[A-Za-z0-9+/=]{16,}$", description="Default: generated."
+    )
+
+
+class DisableBody(_Strict):
+    reason: str | None = Field(None, max_length=500)
+
+
+class ReplayResult(BaseModel):
+    replayed: int
+
+
+@outbox_api.get("/tenants/<tenant>/outbox", tags=[outbox_tag], responses={200: None, 422: Problem})
+def list_outbox(path: TenantPath, query: OutboxQuery) -> dict[str, Any]:
+    """Messages oldest first after `since`, filtered by state and topic, with counts per state."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().read() as session:
+        return outbox.list_messages(session, tenant_id, query.state, query.topic, query.since, query.limit)
+
+
+@outbox_api.get("/tenants/<tenant>/outbox/<int:message_id>", tags=[outbox_tag], responses={200: None})
+def get_message(path: MessagePath) -> dict[str, Any]:
+    """One message with its payload and every delivery attempt (status, latency, response snippet)."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().read() as session:
+        return outbox.get_message(session, tenant_id, path.message_id)
+
+
+@outbox_api.post(
+    "/tenants/<tenant>/outbox/<int:message_id>/replay",
+    tags=[outbox_tag],
+    responses={200: ReplayResult, 422: Problem},
+)
+def replay_message(path: MessagePath) -> dict[str, Any]:
+    """Send a dead letter again, from the start of the retry schedule (422 unless it is dead)."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().session() as session:
+        return {"replayed": outbox.replay(session, tenant_id, [path.message_id])}
+
+
+@outbox_api.post("/tenants/<tenant>/outbox/replay-dead", tags=[outbox_tag], responses={200: ReplayResult})
+def replay_dead(path: TenantPath) -> dict[str, Any]:
+    """Send every dead letter of the tenant again."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().session() as session:
+        return {"replayed": outbox.replay(session, tenant_id)}
+
+
+@outbox_api.get("/tenants/<tenant>/endpoints", tags=[outbox_tag], responses={200: None})
+def list_endpoints(path: TenantPath) -> dict[str, Any]:
+    """The tenant's webhook endpoints (secrets are not shown)."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().read() as session:
+        return {"endpoints": outbox.list_endpoints(session, tenant_id)}
+
+
+@outbox_api.post("/tenants/<tenant>/endpoints", tags=[outbox_tag], responses={201: None, 422: Problem})
+def add_subscriber(path: TenantPath, body: EndpointCreate) -> Any:
+    """Add a subscriber endpoint (e.g. for `credit.recorded`); returns its signing secret once."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().session() as session:
+        endpoint = outbox.add_endpoint(
+            session, tenant_id, body.name, body.url, secret=body.secret, topics=body.topics
+        )
+        document = outbox.endpoint_json(endpoint, with_secret=True)
+    return created(document, f"/api/tenants/{tenant_id}/endpoints/{body.name}")
+
+
+@outbox_api.post("/tenants/<tenant>/endpoints/<name>/enable", tags=[outbox_tag], responses={200: None})
+def enable_endpoint(path: EndpointPath) -> dict[str, Any]:
+    """Enable an endpoint again (e.g. after a 410 disabled it); its held messages go out."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().session() as session:
+        return outbox.endpoint_json(outbox.set_endpoint_enabled(session, tenant_id, path.name, True))
+
+
+@outbox_api.post("/tenants/<tenant>/endpoints/<name>/disable", tags=[outbox_tag], responses={200: None})
+def disable_endpoint(path: EndpointPath, body: DisableBody) -> dict[str, Any]:
+    """Disable an endpoint: its messages are held, not sent, until it is enabled."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().session() as session:
+        return outbox.endpoint_json(
+            outbox.set_endpoint_enabled(session, tenant_id, path.name, False, body.reason)
+        )

@@ -1,0 +1,287 @@
+"""Outbox delivery: claim due messages, POST them signed, record each attempt, schedule retries.
+
+Claiming is atomic: on PostgreSQL ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)``, so several
+workers share the outbox without sending a message twice at once; on SQLite the same single ``UPDATE``
+under the write lock (``BEGIN IMMEDIATE``), one worker being the supported shape. A claim is a lease
+(wall time): a worker killed mid-delivery leaves ``in_flight`` messages whose lease runs out, and the next
+pass claims them again. Receivers dedupe on ``webhook-id``, so such a re-delivery never doubles a record.
+
+How an answer is judged (Standard Webhooks, "Retry schedule"; documented in docs/writeback.md):
+
+- 2xx → ``delivered`` (per-record rejections inside a bulk 200 are the receiver's business, not ours);
+- 410 Gone → the endpoint is disabled, the message (and everything else queued for it) is held;
+- 400, 413, 422 → ``dead`` at once: the receiver refused these very bytes, a retry cannot succeed;
+- anything else (429, 5xx, 401/403/404 while a receiver is being fixed, timeouts, resets) → retried on
+  ``retry.schedule_seconds`` × ``time_scale`` ± ``jitter`` on the tenant's business clock, or later when
+  ``Retry-After`` asks for longer; after the last one → ``dead``.
+
+Due messages are registered as "due work" with :mod:`simulator.core.jobs`, so a clock advance delivers
+what became due in time order with the due jobs, and the worker delivers in real time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from simulator.core.clock import tenant_now, wall_now
+from simulator.core.db import Database
+from simulator.core.jobs import register_due_work
+from simulator.core.models import Tenant
+from simulator.core.outbox import next_retry_delay, retry_after_seconds
+from simulator.core.outbox_models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
+from simulator.core.settings import RetryPolicy, TenantSettings
+from simulator.core.webhooks import sign_headers
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 50
+CONCURRENCY = 8
+SNIPPET_CHARS = 500
+REJECTED_FOR_GOOD = frozenset({400, 413, 422})
+
+
+@dataclass(frozen=True)
+class Claimed:
+    pk: int
+    tenant_id: str
+    message_id: str
+    topic: str
+    body: bytes
+    url: str
+    secret: str
+    endpoint_id: int
+    attempt: int
+    due_at: dt.datetime
+    token: str
+
+
+@dataclass
+class Answer:
+    status: int | None
+    latency_ms: float
+    snippet: str = ""
+    error: str | None = None
+    retry_after: str | None = None
+
+
+def _claimable(tenant_id: str, until: dt.datetime) -> list[Any]:
+    return [
+        OutboxMessage.tenant_id == tenant_id,
+        OutboxMessage.next_attempt_at <= until,
+        WebhookEndpoint.enabled.is_(True),
+        or_(
+            OutboxMessage.state.in_(("pending", "retrying")),
+            and_(OutboxMessage.state == "in_flight", OutboxMessage.lease_until < wall_now()),
+        ),
+    ]
+
+
+def next_due_message(db: Database, tenant_id: str, until: dt.datetime) -> dt.datetime | None:
+    """When the earliest claimable message of ``tenant_id`` became due (at or before ``until``)."""
+    with db.read() as session:
+        return session.scalar(
+            select(func.min(OutboxMessage.next_attempt_at))
+            .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
+            .where(*_claimable(tenant_id, until))
+        )
+
+
+def lease_seconds(policy: RetryPolicy) -> float:
+    """How long a claim holds: long enough for one request with its timeouts, short enough to recover."""
+    return 3 * policy.timeout_seconds + 2
+
+
+def claim_due_messages(
+    db: Database, tenant_id: str, until: dt.datetime, limit: int = CLAIM_BATCH
+) -> tuple[list[Claimed], RetryPolicy]:
+    """Atomically take up to ``limit`` due messages of ``tenant_id`` (earliest first) for delivery."""
+    token = secrets.token_hex(12)
+    with db.session() as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            return [], RetryPolicy()
+        policy = TenantSettings.model_validate(tenant.settings).retry
+        due = (
+            select(OutboxMessage.id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
+            .where(*_claimable(tenant_id, until))
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        if not db.is_sqlite:
+            due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(
+                state="in_flight",
+                claim_token=token,
+                lease_until=wall_now() + dt.timedelta(seconds=lease_seconds(policy)),
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.execute(
+            select(OutboxMessage, WebhookEndpoint)
+            .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
+            .where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.claim_token == token)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        ).all()
+        claimed = [
+            Claimed(
+                pk=message.id,
+                tenant_id=tenant_id,
+                message_id=message.message_id,
+                topic=message.topic,
+                body=json.dumps(message.payload, separators=(",", ":")).encode(),
+                url=endpoint.url,
+                secret=endpoint.secret,
+                endpoint_id=endpoint.id,
+                attempt=message.attempts,
+                due_at=message.next_attempt_at,
+                token=token,
+            )
+            for message, endpoint in rows
+        ]
+    return claimed, policy
+
+
+def post_message(client: httpx.Client, message: Claimed) -> Answer:
+    """POST one message with Standard Webhooks headers; the message id doubles as idempotency key."""
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": message.message_id,
+        "User-Agent": "ams-lms-sandbox-outbox",
+        **sign_headers(message.secret, message.message_id, message.body),
+    }
+    started = time.perf_counter()
+    try:
+        response = client.post(message.url, content=message.body, headers=headers)
+    except httpx.HTTPError as exc:
+        latency = (time.perf_counter() - started) * 1000
+        return Answer(None, latency, error=f"{type(exc).__name__}: {exc}"[:SNIPPET_CHARS])
+    latency = (time.perf_counter() - started) * 1000
+    return Answer(
+        response.status_code,
+        latency,
+        snippet=response.text[:SNIPPET_CHARS],
+        retry_after=response.headers.get("Retry-After"),
+    )
+
+
+def _judge(answer: Answer) -> str:
+    if answer.status is None:
+        return "retry"
+    if 200 <= answer.status < 300:
+        return "delivered"
+    if answer.status == 410:
+        return "gone"
+    if answer.status in REJECTED_FOR_GOOD:
+        return "rejected"
+    return "retry"
+
+
+def record_answer(
+    session: Session, message: Claimed, answer: Answer, policy: RetryPolicy, attempted_at: dt.datetime
+) -> str:
+    """Store the attempt and move the message on; returns the outcome (delivered/retrying/dead/held)."""
+    verdict = _judge(answer)
+    row = session.get(OutboxMessage, message.pk)
+    assert row is not None
+    if row.claim_token != message.token:  # our lease ran out and another pass took it over
+        verdict = "superseded"
+    outcome = verdict
+    if verdict == "delivered":
+        row.state, row.delivered_at = "delivered", attempted_at
+    elif verdict == "gone":
+        endpoint = session.get(WebhookEndpoint, message.endpoint_id)
+        assert endpoint is not None
+        endpoint.enabled = False
+        endpoint.disabled_reason = f"410 Gone from {message.url}"
+        endpoint.disabled_at = wall_now()
+        row.state, row.attempts, row.next_attempt_at = "pending", row.attempts - 1, attempted_at
+        outcome = "held"
+    elif verdict == "rejected":
+        row.state, outcome = "dead", "dead"
+    elif verdict == "retry":
+        retry_after = retry_after_seconds(answer.retry_after)
+        delay = next_retry_delay(policy, row.attempts, retry_after)
+        if delay is None:
+            row.state, outcome = "dead", "dead"
+        else:
+            row.state, outcome = "retrying", "retrying"
+            row.next_attempt_at = attempted_at + dt.timedelta(seconds=delay)
+    if verdict != "superseded":
+        row.lease_until, row.claim_token = None, None
+        row.last_status, row.last_error = answer.status, answer.error
+    session.add(
+        DeliveryAttempt(
+            tenant_id=row.tenant_id,
+            message_pk=row.id,
+            number=message.attempt,
+            attempted_at=attempted_at,
+            status=answer.status,
+            latency_ms=answer.latency_ms,
+            response_snippet=answer.snippet,
+            error=answer.error,
+            outcome=outcome,
+        )
+    )
+    return outcome
+
+
+def _deliver_one(
+    db: Database, client: httpx.Client, message: Claimed, policy: RetryPolicy, simulated: bool
+) -> str:
+    answer = post_message(client, message)
+    with db.session() as session:
+        if simulated:
+            attempted_at = message.due_at
+        else:
+            tenant = session.get(Tenant, message.tenant_id)
+            attempted_at = tenant_now(tenant) if tenant is not None else wall_now()
+        return record_answer(session, message, answer, policy, attempted_at)
+
+
+def deliver_due_messages(
+    db: Database, tenant_id: str, until: dt.datetime, simulated: bool = False
+) -> dict[str, Any] | None:
+    """Claim and deliver ``tenant_id``'s messages due by ``until``; None when nothing was claimed.
+
+    ``simulated`` (a clock advance): each attempt is stamped with the business time the message became
+    due, so retries land on the simulated timeline; else with the tenant's clock now.
+    """
+    claimed, policy = claim_due_messages(db, tenant_id, until)
+    if not claimed:
+        return None
+    outcomes: dict[str, int] = {}
+    with httpx.Client(timeout=policy.timeout_seconds) as client:
+        if len(claimed) == 1:
+            results = [_deliver_one(db, client, claimed[0], policy, simulated)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(claimed))) as pool:
+                results = list(
+                    pool.map(lambda message: _deliver_one(db, client, message, policy, simulated), claimed)
+                )
+    for outcome in results:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return {
+        "kind": "outbox.delivery",
+        "due_at": claimed[0].due_at.isoformat(),
+        "state": "done",
+        "result": outcomes,
+    }
+
+
+register_due_work("outbox.delivery", next_due_message, deliver_due_messages)
