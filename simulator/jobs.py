@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import simulator.ams.jobs  # noqa: F401 - registers ams.membership_sweep
+import simulator.ams.jobs  # registers ams.membership_sweep
+import simulator.core.delivery  # registers outbox delivery as due work
+import simulator.lms.learning.writeback  # noqa: F401 - registers lms.writeback_batch
 from simulator.core.jobs import registered_kinds
 
 __all__ = ["registered_kinds"]

@@ -6,9 +6,14 @@ the AMS and LMS packages themselves never import each other's models.
 
 from __future__ import annotations
 
+import simulator.ams.idp.models  # registers the AMS identity-provider tables
 import simulator.ams.models  # registers the AMS tables
+import simulator.ams.writeback.models  # registers the AMS writeback inbox tables
 import simulator.core.models  # registers the core tables
-import simulator.lms.models  # noqa: F401 - registers the LMS tables (the first two bind the name)
+import simulator.core.outbox_models  # registers the outbox tables
+import simulator.lms.learning.models  # registers the LMS learning tables
+import simulator.lms.models  # registers the LMS tables
+import simulator.lms.sso.models  # noqa: F401 - registers the LMS service-provider tables (the others bind the name)
 from simulator.core.db import Base
 
 metadata = Base.metadata

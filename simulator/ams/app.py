@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from simulator.ams.idp.oidc.views import install_oidc_provider, oidc_pages
+from simulator.ams.idp.saml.views import saml_pages
+from simulator.ams.idp.views import login_pages
 from simulator.ams.views import members_api
+from simulator.ams.writeback.views import inbox_api, writeback_api
 from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
 from simulator.core.middleware import install_request_middleware
@@ -19,5 +23,11 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     config = config or load_config()
     app = build_app("ams", "Sandbox AMS", DESCRIPTION, config, db)
     app.register_api(members_api)
+    app.register_api(inbox_api)
+    app.register_api(writeback_api)
+    app.register_blueprint(login_pages)
+    app.register_blueprint(saml_pages)
+    app.register_blueprint(oidc_pages)
+    install_oidc_provider(app)
     install_request_middleware(app, "ams")
     return app

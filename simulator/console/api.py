@@ -13,7 +13,7 @@ from simulator.console import service
 from simulator.core import clock, tenancy
 from simulator.core.errors import BadRequest, ValidationFailed
 from simulator.core.jobs import pending_jobs
-from simulator.core.settings import TenantSettings, settings_schema
+from simulator.core.settings import TenantSettings, masked_settings, settings_schema
 from simulator.core.web import (
     Problem,
     TenantPath,
@@ -205,7 +205,7 @@ def get_settings(path: TenantPath) -> dict[str, Any]:
     """The tenant's whole settings document."""
     principal = require_principal()
     with database().read() as session:
-        return tenancy.authorize_tenant(session, principal, path.tenant).settings
+        return masked_settings(tenancy.authorize_tenant(session, principal, path.tenant).settings)
 
 
 @control.patch(
@@ -230,7 +230,7 @@ def patch_settings(path: TenantPath) -> dict[str, Any]:
     if patch is None:
         raise BadRequest("The request body must be a JSON object (a merge patch).", code="invalid_json")
     with database().session() as session:
-        return tenancy.update_settings(session, path.tenant, patch).model_dump(mode="json")
+        return masked_settings(tenancy.update_settings(session, path.tenant, patch).model_dump(mode="json"))
 
 
 @control.get("/schema/settings", tags=[settings_tag], security=[])

@@ -9,6 +9,8 @@ from simulator.config import SandboxConfig, load_config
 from simulator.console.api import control
 from simulator.console.faults_api import faults_api
 from simulator.console.journal_api import journal_api
+from simulator.console.outbox_api import outbox_api
+from simulator.console.sso_api import sso_api
 from simulator.core.db import Database
 from simulator.core.web import build_app
 
@@ -25,6 +27,8 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_api(control)
     app.register_api(faults_api)
     app.register_api(journal_api)
+    app.register_api(outbox_api)
+    app.register_api(sso_api)
 
     @app.get("/", doc_ui=False)
     def index() -> str:

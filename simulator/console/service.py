@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 
 import simulator.jobs
 import simulator.models  # noqa: F401 - reset and delete see every tenant-owned table
+from simulator.ams.idp.keys import create_initial_key
 from simulator.config import SandboxConfig
+from simulator.console.writeback_setup import seed_writeback
 from simulator.core import tenancy
 from simulator.core.db import Database
 from simulator.core.jobs import ensure_recurring_jobs
@@ -24,7 +26,9 @@ DEMO_MEMBERS = 200
 def seed_tenant(session: Session, tenant: Tenant, config: SandboxConfig) -> SeedSummary:
     """Build the tenant's world from its seeded state: people, then its recurring jobs."""
     summary = seed_people(session, tenant.id, seed=tenant.seed, members=tenant.seed_members, config=config)
+    seed_writeback(session, tenant.id, config)
     ensure_recurring_jobs(session, tenant)
+    create_initial_key(session, tenant.id)
     return summary
 
 

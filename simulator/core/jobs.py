@@ -85,6 +85,53 @@ def registered_kinds() -> dict[str, JobKind]:
     return dict(_KINDS)
 
 
+NextDue = Callable[[Database, str, dt.datetime], dt.datetime | None]
+RunDue = Callable[[Database, str, dt.datetime, bool], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """Work that is not a job row but falls due on the business clock too (e.g. outbox deliveries).
+
+    ``next_due(db, tenant, until)`` says when its earliest item became due (None: nothing by ``until``);
+    ``run(db, tenant, until, simulated)`` does what is due by ``until`` and returns a summary, or None when
+    it found nothing to do. ``simulated`` is true during a clock advance.
+    """
+
+    name: str
+    next_due: NextDue
+    run: RunDue
+
+
+_DUE_WORK: dict[str, DueWork] = {}
+
+
+def register_due_work(name: str, next_due: NextDue, run: RunDue) -> None:
+    """Let :func:`run_due_jobs` drive ``run`` in time order with the due jobs."""
+    _DUE_WORK[name] = DueWork(name, next_due, run)
+
+
+def _earliest_due_work(
+    db: Database, tenant_id: str, until: dt.datetime
+) -> tuple[dt.datetime, DueWork] | None:
+    found = [(due, work) for work in _DUE_WORK.values() if (due := work.next_due(db, tenant_id, until))]
+    return min(found, key=lambda item: item[0]) if found else None
+
+
+def _next_job_due(db: Database, tenant_id: str, until: dt.datetime) -> dt.datetime | None:
+    with db.read() as session:
+        return session.scalar(
+            select(ScheduledJob.due_at)
+            .where(
+                ScheduledJob.tenant_id == tenant_id,
+                ScheduledJob.state == "pending",
+                ScheduledJob.due_at <= until,
+            )
+            .order_by(ScheduledJob.due_at, ScheduledJob.id)
+            .limit(1)
+        )
+
+
 def daily_at(hour: int, minute: int) -> NextOccurrence:
     """Next occurrence: the first local ``hour:minute`` strictly after a moment, in the tenant's zone."""
 
@@ -225,7 +272,12 @@ def _run_claimed(db: Database, job_id: int) -> dict[str, Any]:
 
 
 def run_due_jobs(db: Database, tenant_id: str, until: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Run ``tenant_id``'s pending jobs due at or before ``until`` (default: its clock's now), in order."""
+    """Run ``tenant_id``'s pending jobs due at or before ``until`` (default: its clock's now), in order.
+
+    Registered due work (:func:`register_due_work`) runs in between, whenever it fell due before the next
+    job; an explicit ``until`` (a clock advance) runs it as simulated time.
+    """
+    simulated = until is not None
     if until is None:
         with db.read() as session:
             tenant = session.get(Tenant, tenant_id)
@@ -234,6 +286,13 @@ def run_due_jobs(db: Database, tenant_id: str, until: dt.datetime | None = None)
             until = tenant_now(tenant)
     ran = []
     while True:
+        if _DUE_WORK and (work := _earliest_due_work(db, tenant_id, until)) is not None:
+            job_due = _next_job_due(db, tenant_id, until)
+            if job_due is None or work[0] <= job_due:
+                summary = work[1].run(db, tenant_id, job_due or until, simulated)
+                if summary is not None:
+                    ran.append(summary)
+                    continue
         job_id = _claim_next(db, tenant_id, until)
         if job_id is None:
             return ran

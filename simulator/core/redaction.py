@@ -34,6 +34,7 @@ JWT_REDACTED = "[jwt redacted]"
 
 SECRET_HEADERS = frozenset({"cookie", "set-cookie", "x-api-key", "webhook-signature"})
 SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
+URL_HEADERS = frozenset({"location", "referer", "content-location", "refresh"})
 
 _EXACT_SECRET_FIELDS = frozenset(
     {"code", "cardnumber", "cvc", "cvv", "cvc2", "cvv2", "pan", "signature", "passwd", "apikey"}
@@ -182,6 +183,14 @@ def redact_body(text: str, content_type: str | None) -> str:
     return scrub_text(text)
 
 
+def redact_url(url: str) -> str:
+    """A URL with the secret fields of its query and fragment redacted (e.g. an OAuth ``code``)."""
+    base, hash_mark, fragment = url.partition("#")
+    path, question_mark, query = base.partition("?")
+    redacted = scrub_text(path) + question_mark + (redact_form(query) if question_mark else "")
+    return redacted + hash_mark + (redact_form(fragment) if hash_mark else "")
+
+
 def redact_header(name: str, value: str) -> str:
     """The value of header ``name`` as it may be stored."""
     lowered = name.lower()
@@ -190,6 +199,8 @@ def redact_header(name: str, value: str) -> str:
         return f"{scheme} {REDACTED}" if space else REDACTED
     if lowered in SECRET_HEADERS or is_secret_field(lowered):
         return REDACTED
+    if lowered in URL_HEADERS:
+        return redact_url(value)
     return scrub_text(value)
 
 

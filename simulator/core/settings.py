@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulator.core.errors import ValidationFailed, validation_failed_from_pydantic
+from simulator.core.value_formats import validate_format
 
 SsoProtocol = Literal["saml", "oidc", "token"]
 WRITEBACK_TRIGGERS = (
@@ -65,6 +66,49 @@ class SsoSettings(_Section):
         default_factory=dict,
         description="Rename released attributes/claims (canonical name → name on the wire).",
     )
+    profile_attributes: list[str] = Field(
+        default_factory=lambda: ["chapter", "specialty"],
+        max_length=50,
+        description="Custom AMS profile fields released as attributes/claims (same name, or renamed).",
+    )
+    login_session_minutes: int = Field(
+        480, ge=1, le=43_200, description="How long a sign-in at the AMS login page is remembered."
+    )
+    assertion_lifetime_seconds: int = Field(
+        300, ge=30, le=86_400, description="SAML assertion validity (NotOnOrAfter - IssueInstant)."
+    )
+    authorization_code_seconds: int = Field(60, ge=5, le=600, description="OIDC authorization code lifetime.")
+    access_token_seconds: int = Field(
+        3600, ge=60, le=86_400, description="OIDC access and ID token lifetime."
+    )
+    idp_metadata_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        max_length=2000,
+        description="SAML metadata URL of an external IdP the LMS trusts (default: this tenant's AMS).",
+    )
+    oidc_discovery_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        max_length=2000,
+        description="OpenID discovery URL of an external provider (default: this tenant's AMS).",
+    )
+    oidc_client_id: str | None = Field(
+        None,
+        max_length=200,
+        description="The LMS's client id at the provider (default: registered dynamically on first use).",
+    )
+    oidc_client_secret: str | None = Field(
+        None, max_length=500, description="The LMS's client secret at the provider (a secret)."
+    )
+
+    @field_validator("profile_attributes")
+    @classmethod
+    def _profile_attribute_names(cls, names: list[str]) -> list[str]:
+        bad = [name for name in names if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", name)]
+        if bad:
+            raise ValueError(f"profile attribute names must be simple identifiers; not: {', '.join(bad)}")
+        return names
 
 
 class AccessPolicy(_Section):
@@ -99,6 +143,12 @@ class WritebackRule(_Section):
     schedule: BatchSchedule | None = None
     enabled: bool = True
 
+    @field_validator("value_format")
+    @classmethod
+    def _format_renders(cls, value: str) -> str:
+        """A ready-made format name, or a custom template that renders against a sample event."""
+        return validate_format(value)
+
     @model_validator(mode="after")
     def _batch_needs_schedule(self) -> WritebackRule:
         if self.mode == "batch" and self.schedule is None:
@@ -111,6 +161,32 @@ class WritebackRule(_Section):
 class ExternalEndpoint(_Section):
     url: str = Field(..., pattern=r"^https?://", max_length=2000)
     secret: str = Field(..., min_length=16, max_length=200)
+
+
+class AmsAction(_Section):
+    """What the AMS does when it records a writeback: put the member in a segment and/or award a badge.
+
+    ``segment`` and ``badge`` may name ``{activity_code}``, ``{credit_type}`` or ``{destination}``.
+    """
+
+    activity_code: str = Field("*", min_length=1, max_length=100, description="Glob over the activity code.")
+    destination: WritebackDestination | None = None
+    segment: str | None = Field(
+        None, min_length=1, max_length=120, examples=["webinar-{activity_code}-attendees"]
+    )
+    badge: str | None = Field(None, min_length=1, max_length=120)
+
+    @model_validator(mode="after")
+    def _does_something(self) -> AmsAction:
+        if self.segment is None and self.badge is None:
+            raise ValueError("give a 'segment', a 'badge', or both")
+        for template in (self.segment, self.badge):
+            if template is not None:
+                try:
+                    template.format(activity_code="x", credit_type="x", destination="x")
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise ValueError(f"unknown placeholder in {template!r}: {exc}") from exc
+        return self
 
 
 class WritebackSettings(_Section):
@@ -127,6 +203,11 @@ class WritebackSettings(_Section):
     )
     batch_max_size: int = Field(500, ge=1, le=10_000)
     external_endpoint: ExternalEndpoint | None = None
+    ams_actions: list[AmsAction] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Segments and badges the AMS assigns when it records a writeback.",
+    )
 
     @field_validator("rules")
     @classmethod
@@ -202,6 +283,24 @@ def settings_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Tenant settings"
     return schema
+
+
+SECRET_MASK = "[redacted]"  # noqa: S105 - the mask shown in place of a secret
+
+
+def masked_settings(document: Any) -> Any:
+    """The settings document as the API shows it: every ``*secret`` value that is set is masked.
+
+    Secrets are write-only: a PATCH sets them, a GET never returns them.
+    """
+    if isinstance(document, dict):
+        return {
+            key: SECRET_MASK if key.endswith("secret") and value is not None else masked_settings(value)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [masked_settings(item) for item in document]
+    return document
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

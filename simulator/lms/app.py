@@ -5,7 +5,9 @@ from __future__ import annotations
 from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
 from simulator.core.middleware import install_request_middleware
-from simulator.core.web import build_app
+from simulator.core.web import build_app, register_blueprints
+from simulator.lms.learning.views import learning_api
+from simulator.lms.sso.views import sso_pages
 
 DESCRIPTION = "The sandbox's learning management system. Every URL is tenant-scoped: `/t/{tenant}/…`."
 
@@ -14,5 +16,8 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     """LMS app factory."""
     config = config or load_config()
     app = build_app("lms", "Sandbox LMS", DESCRIPTION, config, db)
+    app.config["SESSION_COOKIE_NAME"] = "sandbox_lms_session"  # the AMS shares the host (ports share cookies)
+    register_blueprints(app, sso_pages)
+    register_blueprints(app, learning_api)
     install_request_middleware(app, "lms")
     return app

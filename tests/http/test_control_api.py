@@ -162,3 +162,29 @@ def test_a_new_tenant_has_its_nightly_membership_sweep_waiting(console: Any, mak
     acme = make_tenant("acme")
     pending = console.get("/api/tenants/acme/clock", headers=acme.auth).get_json()["pending_jobs"]
     assert [job["kind"] for job in pending] == ["ams.membership_sweep"]
+
+
+def test_secrets_in_settings_are_write_only(console: Any, make_tenant: Any) -> None:
+    acme = make_tenant("acme")
+    patch = {
+        "sso": {"oidc_client_secret": "s3cr3t-client-value"},
+        "writeback": {
+            "external_endpoint": {"url": "http://127.0.0.1:9/in", "secret": "whsec_0123456789abcdef"}
+        },
+    }
+    response = console.patch("/api/tenants/acme/settings", json=patch, headers=acme.auth)
+    assert response.status_code == 200
+    for body in (
+        response.get_data(as_text=True),
+        console.get("/api/tenants/acme/settings", headers=acme.auth).get_data(as_text=True),
+    ):
+        assert "s3cr3t-client-value" not in body
+        assert "whsec_0123456789abcdef" not in body
+    shown = console.get("/api/tenants/acme/settings", headers=acme.auth).get_json()
+    assert shown["sso"]["oidc_client_secret"] == "[redacted]"
+    assert shown["writeback"]["external_endpoint"]["url"] == "http://127.0.0.1:9/in"
+    console.patch("/api/tenants/acme/settings", json={"currency": "EUR"}, headers=acme.auth)
+    from simulator.core.models import Tenant
+
+    with console.application.extensions["sandbox"].db.read() as session:
+        assert session.get(Tenant, "acme").settings["sso"]["oidc_client_secret"] == "s3cr3t-client-value"

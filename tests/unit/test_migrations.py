@@ -96,6 +96,22 @@ def test_upgrading_a_database_that_holds_data_keeps_it(empty_db: Database) -> No
         reopened.dispose()
 
 
+def test_a_database_from_the_first_release_is_upgraded_in_place(empty_db: Database) -> None:
+    """A database left at revision 0001 (tenants only) gets every later table and keeps its tenant."""
+    command.upgrade(alembic_config(empty_db), "0001")
+    with empty_db.session() as session:
+        create_tenant(session, "acme", "ACME Society")
+    assert current_revision(empty_db) == "0001"
+    assert set(Base.metadata.tables) - table_names(empty_db), "later migrations should add tables"
+
+    empty_db.upgrade()
+
+    assert current_revision(empty_db) == head_revision(empty_db)
+    assert table_names(empty_db) == set(Base.metadata.tables) | {"alembic_version"}
+    with empty_db.read() as session:
+        assert session.get(Tenant, "acme") is not None
+
+
 def test_sandbox_migrate_creates_the_schema(
     any_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -231,3 +231,14 @@ def test_truncation_happens_after_redaction() -> None:
 
 def test_truncation_never_splits_a_character() -> None:
     assert stored_body("ééé".encode(), "text/plain", limit=3) == "é"
+
+
+def test_codes_and_tokens_in_redirect_urls_are_redacted() -> None:
+    from simulator.core.redaction import redact_header
+
+    location = "http://127.0.0.1:8002/t/acme/oidc/callback?code=abc123&state=xyz#access_token=Zq9Zq9&x=1"
+    redacted = redact_header("Location", location)
+    assert "abc123" not in redacted
+    assert "Zq9Zq9" not in redacted
+    assert redacted.startswith("http://127.0.0.1:8002/t/acme/oidc/callback?code=")
+    assert "state=xyz" in redacted
