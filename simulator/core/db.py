@@ -135,7 +135,7 @@ class Database:
         """Apply every Alembic migration not yet applied (creates the schema on an empty database)."""
         from alembic import command
 
-        command.upgrade(alembic_config(self), "head")
+        command.upgrade(alembic_config(self), "heads")
 
     def dispose(self) -> None:
         self.engine.dispose()
