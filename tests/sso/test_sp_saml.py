@@ -342,10 +342,11 @@ def test_an_unreachable_idp_gets_a_clear_page(saml_world: SamlWorld) -> None:
     assert page_code(response) == "idp_unavailable"
 
 
-def test_token_protocol_answers_a_clear_page(saml_world: SamlWorld) -> None:
+def test_token_protocol_sends_the_learner_to_the_ams_token_authorize_endpoint(saml_world: SamlWorld) -> None:
     patch_settings(saml_world.console, "acme", {"sso": {"protocol": "token"}})
 
     response = saml_world.lms.get("/t/acme/login")
 
-    assert response.status_code == 501
-    assert "Token hand-off is not configured" in response.get_data(as_text=True)
+    assert response.status_code == 302
+    assert "/t/acme/sso/token/authorize?" in response.headers["Location"]
+    assert "SAMLRequest" not in response.headers["Location"]
