@@ -1,19 +1,33 @@
-"""How fast does the AMS IdP sign, and what does signing in process buy over the ``xmlsec1`` binary?
+"""Full single sign-on logins per second over real HTTP, beside the raw cost of one signature.
 
-Measures, on this machine, for a realistic SAML Response (signed assertion, RSA-SHA256 / SHA-256):
+The AMS (IdP/OP) and the LMS (SP/RP) run as real servers — ``sandbox serve ams|lms`` under gunicorn
+(``gthread`` workers) on free 127.0.0.1 ports, over one temporary SQLite database — and a pool of
+client processes plays browsers with httpx (cookies, redirects followed, the AMS login form posted, the
+auto-submitting SAML form submitted). One login is everything a person's browser does, ending on the
+LMS's ``/me`` probe:
 
-- ``sign_verify_inprocess``: one signature by :class:`XmlsecBackend` (python-xmlsec) plus one
-  verification with python-xmlsec, per second;
-- ``sign_verify_xmlsec1``: the same with pysaml2's default backend (the ``xmlsec1`` binary, run per
+- SAML (SP-initiated, HTTP-Redirect AuthnRequest signed by the LMS, HTTP-POST Response): LMS
+  ``/login`` → AMS ``/saml/sso`` → AMS login form → POST the form → AMS ``/saml/sso`` (auto-post page)
+  → POST LMS ``/saml/acs`` → LMS ``/me`` (7 requests);
+- OIDC (code flow + PKCE): LMS ``/login`` → AMS ``/oidc/authorize`` → AMS login form → POST the form
+  → ``/oidc/authorize`` → LMS ``/oidc/callback`` (which calls the AMS token and userinfo endpoints) →
+  LMS ``/me`` (9 requests, two of them LMS → AMS).
+
+Each protocol runs three times; the table shows the median. Beside it, in the same run and process:
+
+- ``sign_verify_inprocess``: one enveloped RSA-SHA256 signature by :class:`XmlsecBackend` plus one
+  verification with python-xmlsec;
+- ``sign_verify_xmlsec1``: the same through pysaml2's default backend (the ``xmlsec1`` binary, run per
   signature and per verification) — only when the binary is installed;
-- ``saml_response_build``: whole signed Responses built by the tenant IdP (pysaml2 + our backend);
-- ``saml_logins_wsgi`` / ``oidc_logins_wsgi``: full SP-initiated SAML and OIDC code-flow logins
-  (login form included) through the apps' WSGI interface in process — no sockets, so an upper bound
-  of what real HTTP reaches.
+- ``saml_response_build``: a whole signed Response built by the tenant IdP (pysaml2 + our backend);
+- ``id_token_sign_verify``: one RS256 ID token signed and verified with joserfc.
+
+The machine is shared: numbers are noisy, which is why each login figure is a median of three runs.
 
 Usage::
 
-    .venv/bin/python benchmarks/sso.py [--seconds 3]
+    .venv/bin/python benchmarks/sso.py [--seconds 10] [--clients 16] [--client-processes 2]
+                                       [--workers 2] [--threads 8]
 
 Results are printed and written to ``benchmarks/results/sso.json``.
 """
@@ -22,32 +36,39 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
+import multiprocessing
+import os
 import platform
-import secrets
 import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
+import psutil
 import xmlsec
 from lxml import etree
 
-from simulator.ams.idp import keys
-from simulator.ams.idp.saml.idp import tenant_idp
 from simulator.ams.idp.saml.xmlsec_backend import XmlsecBackend, key_reference
-from simulator.ams.idp.testing import SamlTestSp, form_fields
-from simulator.config import load_config
+from simulator.ams.idp.testing import form_fields
+from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
-from simulator.core.settings import SsoSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sso.json"
-AMS_URL = "http://127.0.0.1:8001"
-ADMIN = {"Authorization": "Bearer bench-admin"}
+ADMIN_KEY = "bench-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+TENANT = "bench"
+EMAIL, PASSWORD = "active.member@demo.test", "demo"
 
 
 def rate(action: Callable[[], Any], seconds: float) -> dict[str, float]:
@@ -63,6 +84,9 @@ def rate(action: Callable[[], Any], seconds: float) -> dict[str, float]:
         "ms_each": round(1000 * elapsed / count, 2),
         "runs": count,
     }
+
+
+# --- raw costs, in process ----------------------------------------------------------------------------
 
 
 def _unsigned_response(idp: Any, sp_entity: str) -> tuple[str, str]:
@@ -87,14 +111,22 @@ def _verify_inprocess(xml: str, node_id: str, certificate_pem: bytes) -> None:
     context.verify(node.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
 
 
-def crypto_benchmarks(db: Database, config: Any, seconds: float) -> dict[str, Any]:
-    from simulator.ams.idp.registry import register_service_provider
+def crypto_benchmarks(db: Database, ams_url: str, seconds: float) -> dict[str, Any]:
+    """Raw signing costs, measured in this process against the benchmark tenant's active key."""
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
 
-    sp = SamlTestSp.create(AMS_URL, "bench", [])
+    from simulator.ams.idp import keys
+    from simulator.ams.idp.registry import register_service_provider
+    from simulator.ams.idp.saml.idp import tenant_idp
+    from simulator.ams.idp.testing import SamlTestSp
+    from simulator.core.settings import SsoSettings
+
+    sp = SamlTestSp.create(ams_url, TENANT, [], entity_id="https://raw-sp.example.org/metadata")
     with db.session() as session:
-        register_service_provider(session, "bench", sp.metadata(), sign="assertion")
-        key = keys.active_key(session, "bench")
-        idp = tenant_idp(session, "bench", AMS_URL, SsoSettings())
+        register_service_provider(session, TENANT, sp.metadata(), sign="assertion")
+        key = keys.active_key(session, TENANT)
+        idp = tenant_idp(session, TENANT, ams_url, SsoSettings())
     template, node_id = _unsigned_response(idp, sp.settings["sp"]["entityId"])
     backend = XmlsecBackend()
     results: dict[str, Any] = {}
@@ -130,93 +162,310 @@ def crypto_benchmarks(db: Database, config: Any, seconds: float) -> dict[str, An
     results["saml_response_build"] = rate(
         lambda: idp.authn_response(info, attributes, "M1", "a@x.org", 300), seconds
     )
+    signing_key = RSAKey.import_key(key.private_key_pem.decode(), {"kid": key.kid})
+    public_key = RSAKey.import_key(key.public_jwk())
+    claims = {"iss": f"{ams_url}/t/{TENANT}", "sub": "M1", "aud": "client", "exp": 2**31, "iat": 0}
+    results["id_token_sign_verify"] = rate(
+        lambda: jwt.decode(jwt.encode({"alg": "RS256", "kid": key.kid}, claims, signing_key), public_key),
+        seconds,
+    )
     return results
 
 
-def login_benchmarks(ams: Any, console: Any, seconds: float) -> dict[str, Any]:
-    certificate = console.get("/api/tenants/bench/keys", headers=ADMIN).get_json()["keys"][0][
-        "certificate_pem"
-    ]
-    certificates = ["".join(line for line in certificate.splitlines() if "-----" not in line)]
-    sp = SamlTestSp.create(AMS_URL, "bench", certificates, entity_id="https://bench-sp.example.org/metadata")
-    console.post(
-        "/api/tenants/bench/saml/service-providers", json={"metadata_xml": sp.metadata()}, headers=ADMIN
+# --- the servers ------------------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def start_servers(config: SandboxConfig, workers: int, logdir: Path) -> list[subprocess.Popen[bytes]]:
+    """``sandbox serve ams`` and ``sandbox serve lms`` (gunicorn), each in its own process group."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
+    env.update(
+        SANDBOX_DATA_DIR=str(config.data_dir),
+        SANDBOX_ADMIN_KEY=ADMIN_KEY,
+        SANDBOX_AMS_PORT=str(config.ams_port),
+        SANDBOX_LMS_PORT=str(config.lms_port),
+        SANDBOX_CONSOLE_PORT=str(config.console_port),
+        SANDBOX_THREADS=str(config.threads),
+        SANDBOX_LOG_LEVEL="WARNING",
     )
-    client = console.post(
-        "/api/tenants/bench/oidc/clients",
-        json={"redirect_uris": ["https://rp.example.org/cb"]},
-        headers=ADMIN,
-    ).get_json()
-
-    def saml_login() -> None:
-        ams.delete_cookie("ams_login_bench", path="/t/bench/")
-        request_id, saml_request = sp.authn_request()
-        first = ams.get(f"/t/bench/saml/sso?{urlencode({'SAMLRequest': saml_request})}")
-        next_url = parse_qs(urlsplit(first.headers["Location"]).query)["next"][0]
-        form = {"email": "active.member@demo.test", "password": "demo", "next": next_url}
-        page = ams.get(ams.post("/t/bench/login", data=form).headers["Location"])
-        _, fields = form_fields(page.get_data(as_text=True))
-        sp.validate(fields["SAMLResponse"], request_id)
-
-    def oidc_login() -> None:
-        ams.delete_cookie("ams_login_bench", path="/t/bench/")
-        verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        query = {
-            "response_type": "code",
-            "client_id": client["client_id"],
-            "redirect_uri": "https://rp.example.org/cb",
-            "scope": "openid email",
-            "nonce": secrets.token_urlsafe(8),
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        first = ams.get(f"/t/bench/oidc/authorize?{urlencode(query)}")
-        next_url = parse_qs(urlsplit(first.headers["Location"]).query)["next"][0]
-        form = {"email": "active.member@demo.test", "password": "demo", "next": next_url}
-        callback = ams.get(ams.post("/t/bench/login", data=form).headers["Location"])
-        code = parse_qs(urlsplit(callback.headers["Location"]).query)["code"][0]
-        token = ams.post(
-            "/t/bench/oidc/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": "https://rp.example.org/cb",
-                "code_verifier": verifier,
-            },
-            auth=(client["client_id"], client["client_secret"]),
+    processes = []
+    for app in ("ams", "lms"):
+        log = (logdir / f"{app}.log").open("wb")
+        command = [sys.executable, "-m", "simulator.cli", "serve", app, "--workers", str(workers)]
+        processes.append(
+            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         )
-        if token.status_code != 200:
-            raise RuntimeError(token.get_data(as_text=True))
+    deadline = time.monotonic() + 60
+    for url in (config.ams_url, config.lms_url):
+        while True:
+            if any(process.poll() is not None for process in processes):
+                stop_servers(processes)
+                raise RuntimeError(f"a server exited during start-up; see {logdir}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                stop_servers(processes)
+                raise RuntimeError(f"{url} did not answer within 60 s")
+            time.sleep(0.2)
+    return processes
 
-    return {"saml_logins_wsgi": rate(saml_login, seconds), "oidc_logins_wsgi": rate(oidc_login, seconds)}
+
+def stop_servers(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+# --- the browsers -----------------------------------------------------------------------------------
+
+
+def browser_login(browser: httpx.Client, lms_url: str, protocol: str) -> None:
+    """One whole sign-in as a browser does it, from the LMS's /login to its /me probe."""
+    browser.cookies.clear()
+    page = browser.get(f"{lms_url}/t/{TENANT}/login", params={"return_to": f"/t/{TENANT}/me"})
+    if page.status_code != 200 or 'name="password"' not in page.text:
+        raise RuntimeError(f"expected the AMS login form, got {page.status_code} at {page.url}")
+    action, fields = form_fields(page.text)
+    fields.update({"email": EMAIL, "password": PASSWORD})
+    landed = browser.post(page.url.join(action), data=fields)
+    if protocol == "saml":
+        action, fields = form_fields(landed.text)
+        landed = browser.post(action, data=fields)
+    if landed.status_code != 200 or landed.json().get("email") != EMAIL:
+        raise RuntimeError(f"the sign-in did not land on /me: {landed.status_code} {landed.text[:300]}")
+
+
+def _client_thread(lms_url: str, protocol: str, stop_at: float, counts: list[int], errors: list[str]) -> None:
+    with httpx.Client(follow_redirects=True, timeout=30, verify=False) as browser:
+        while time.monotonic() < stop_at:
+            try:
+                browser_login(browser, lms_url, protocol)
+            except (httpx.HTTPError, RuntimeError, AssertionError, ValueError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            counts.append(1)
+
+
+def _client_process(
+    lms_url: str, protocol: str, threads: int, start_at: float, seconds: float
+) -> tuple[int, list[str], float]:
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu_before = time.process_time()
+    stop_at = time.monotonic() + seconds
+    counts: list[int] = []
+    errors: list[str] = []
+    workers = [
+        threading.Thread(target=_client_thread, args=(lms_url, protocol, stop_at, counts, errors))
+        for _ in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return len(counts), errors[:5], time.process_time() - cpu_before
+
+
+def server_cpu_seconds(servers: list[subprocess.Popen[bytes]]) -> float:
+    """CPU time (user + system) used so far by the server processes and their gunicorn workers."""
+    total = 0.0
+    for server in servers:
+        root = psutil.Process(server.pid)
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def login_rate(
+    pool: Any,
+    servers: list[subprocess.Popen[bytes]],
+    lms_url: str,
+    protocol: str,
+    clients: int,
+    processes: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Logins per second of ``clients`` concurrent browsers spread over ``processes`` processes.
+
+    Also reports the CPU milliseconds per login spent by the servers and by the browsers: on a machine
+    with two cores, their sum bounds the rate (2000 ms of CPU per second at most).
+    """
+    start_at = time.time() + 0.5
+    server_cpu = server_cpu_seconds(servers)
+    shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    jobs = [
+        pool.apply_async(_client_process, (lms_url, protocol, share, start_at, seconds)) for share in shares
+    ]
+    done = [job.get() for job in jobs]
+    server_cpu = server_cpu_seconds(servers) - server_cpu
+    logins = sum(count for count, _, _ in done)
+    client_cpu = sum(cpu for _, _, cpu in done)
+    errors = [error for _, found, _ in done for error in found]
+    if errors:
+        print(f"  {protocol}: {len(errors)} failed sign-ins, e.g. {errors[0]}", file=sys.stderr)
+    return {
+        "per_second": round(logins / seconds, 1),
+        "logins": logins,
+        "errors": len(errors),
+        "server_cpu_ms_per_login": round(1000 * server_cpu / max(logins, 1), 2),
+        "client_cpu_ms_per_login": round(1000 * client_cpu / max(logins, 1), 2),
+    }
+
+
+def configure_tenant(console: Any, config: SandboxConfig) -> None:
+    created = console.post("/api/tenants", json={"id": TENANT}, headers=ADMIN)
+    if created.status_code != 201:
+        raise RuntimeError(f"could not create the tenant: {created.get_json()}")
+
+
+def register_lms(console: Any, config: SandboxConfig) -> None:
+    registered = console.post(
+        f"/api/tenants/{TENANT}/saml/service-providers",
+        json={"metadata_url": f"{config.lms_url}/t/{TENANT}/saml/metadata"},
+        headers=ADMIN,
+    )
+    if registered.status_code != 201:
+        raise RuntimeError(f"could not register the LMS as SP: {registered.get_json()}")
+
+
+def set_protocol(console: Any, protocol: str) -> None:
+    patched = console.patch(
+        f"/api/tenants/{TENANT}/settings", json={"sso": {"protocol": protocol}}, headers=ADMIN
+    )
+    if patched.status_code != 200:
+        raise RuntimeError(f"could not switch to {protocol}: {patched.get_json()}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="Time per measurement.")
+    parser.add_argument("--seconds", type=float, default=10.0, help="Time per login run (three runs each).")
+    parser.add_argument("--raw-seconds", type=float, default=2.0, help="Time per in-process measurement.")
+    parser.add_argument("--clients", type=int, default=16, help="Concurrent browsers.")
+    parser.add_argument("--client-processes", type=int, default=2, help="Processes the browsers run in.")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes per app.")
+    parser.add_argument("--threads", type=int, default=8, help="Threads per gunicorn worker.")
+    parser.add_argument("--runs", type=int, default=3, help="Runs per protocol (the median is reported).")
+    parser.add_argument("--protocols", default="saml,oidc", help="Comma-separated: saml, oidc.")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp())
-    config = load_config(env={}, overrides={"data_dir": str(workdir), "admin_key": "bench-admin"})
+
+    workdir = Path(tempfile.mkdtemp(prefix="sso-bench-"))
+    ams_port, lms_port, console_port = free_ports(3)
+    config = load_config(
+        env={},
+        overrides={
+            "data_dir": str(workdir),
+            "admin_key": ADMIN_KEY,
+            "ams_port": ams_port,
+            "lms_port": lms_port,
+            "console_port": console_port,
+            "threads": args.threads,
+        },
+    )
     db = Database(config.resolved_database_url)
     db.upgrade()
-    from simulator.ams.app import create_app as create_ams
     from simulator.console.app import create_app as create_console
 
     console = create_console(config, db).test_client()
-    ams = create_ams(config, db).test_client()
-    console.post("/api/tenants", json={"id": "bench"}, headers=ADMIN)
-    results = {
-        "machine": {"python": platform.python_version(), "processor": platform.machine()},
-        **crypto_benchmarks(db, config, args.seconds),
-        **login_benchmarks(ams, console, args.seconds),
+    configure_tenant(console, config)
+    servers = start_servers(config, args.workers, workdir)
+    results: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "setup": {
+            "transport": "real HTTP on 127.0.0.1 (gunicorn gthread), httpx browsers",
+            "database": "SQLite (WAL) in a temporary directory",
+            "ams_lms_workers": args.workers,
+            "threads_per_worker": args.threads,
+            "clients": args.clients,
+            "client_processes": args.client_processes,
+            "seconds_per_run": args.seconds,
+            "runs": args.runs,
+        },
     }
+    try:
+        register_lms(console, config)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(args.client_processes) as pool:
+            for protocol in args.protocols.split(","):
+                set_protocol(console, protocol)
+                with httpx.Client(follow_redirects=True, timeout=30) as warm:
+                    browser_login(warm, config.lms_url, protocol)
+                runs = [
+                    login_rate(
+                        pool,
+                        servers,
+                        config.lms_url,
+                        protocol,
+                        args.clients,
+                        args.client_processes,
+                        args.seconds,
+                    )
+                    for _ in range(args.runs)
+                ]
+                results[f"{protocol}_logins_http"] = {
+                    "per_second_median": statistics.median(run["per_second"] for run in runs),
+                    "server_cpu_ms_per_login_median": statistics.median(
+                        run["server_cpu_ms_per_login"] for run in runs
+                    ),
+                    "client_cpu_ms_per_login_median": statistics.median(
+                        run["client_cpu_ms_per_login"] for run in runs
+                    ),
+                    "runs": runs,
+                }
+        results.update(crypto_benchmarks(db, config.ams_url, args.raw_seconds))
+    finally:
+        stop_servers(servers)
+        db.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    for name, value in results.items():
-        print(f"{name:24} {value}")
-    db.dispose()
-    shutil.rmtree(workdir, ignore_errors=True)
+    print_table(results)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"{'measurement':34} {'per second':>12}  notes")
+    for name in ("saml_logins_http", "oidc_logins_http"):
+        if name in results:
+            result = results[name]
+            runs = ", ".join(str(run["per_second"]) for run in result["runs"])
+            print(
+                f"{name:34} {result['per_second_median']:>12}  median of {runs}; CPU ms per login: "
+                f"servers {result['server_cpu_ms_per_login_median']}, "
+                f"browsers {result['client_cpu_ms_per_login_median']}"
+            )
+    for name in (
+        "sign_verify_inprocess",
+        "sign_verify_xmlsec1",
+        "saml_response_build",
+        "id_token_sign_verify",
+    ):
+        value = results.get(name)
+        if isinstance(value, dict):
+            print(f"{name:34} {value['per_second']:>12}  {value['ms_each']} ms each")
+        elif value is not None:
+            print(f"{name:34} {'-':>12}  {value}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from simulator.ams.idp.models import SigningKey
 from simulator.core.clock import wall_now
+from simulator.core.db import Database
 from simulator.core.errors import Conflict
 
 CERTIFICATE_YEARS = 10
@@ -160,6 +161,16 @@ def active_key(session: Session, tenant_id: str) -> ParsedKey:
     """The key that signs for ``tenant_id`` (created on first use for tenants older than this feature)."""
     rows = _keys(session, tenant_id, "active")
     return parsed(rows[0] if rows else _new_key(session, tenant_id, "active"))
+
+
+def ensure_active_key(db: Database, tenant_id: str) -> ParsedKey:
+    """The tenant's active key, read without a write transaction unless the tenant has none yet."""
+    with db.read() as session:
+        rows = _keys(session, tenant_id, "active")
+        if rows:
+            return parsed(rows[0])
+    with db.session() as session:
+        return active_key(session, tenant_id)
 
 
 def published_keys(session: Session, tenant_id: str) -> list[ParsedKey]:

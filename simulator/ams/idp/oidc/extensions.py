@@ -37,8 +37,7 @@ class TenantOpenIDCode(OpenIDCode):
 
     def _key(self) -> keys.ParsedKey:
         context = current()
-        with context.db.session() as session:
-            return keys.active_key(session, context.tenant_id)
+        return keys.ensure_active_key(context.db, context.tenant_id)
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
         """The active key as a JOSE key, parsed once per process (PEM parsing costs ~35 ms)."""

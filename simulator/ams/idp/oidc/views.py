@@ -10,7 +10,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Flask, Response, current_app, jsonify, redirect, request
 from pydantic import ValidationError
 
-from simulator.ams.idp import browser, web_session
+from simulator.ams.idp import browser, keys, web_session
 from simulator.ams.idp.attributes import access_decision
 from simulator.ams.idp.login import signed_in_member
 from simulator.ams.idp.oidc import clients, endpoints, provider
@@ -68,7 +68,8 @@ def discovery(tenant: str) -> Response:
 @oidc_pages.get("/oidc/jwks")
 def jwks(tenant: str) -> Response:
     """The public signing keys (active, and the previous one during a rotation)."""
-    with database().session() as session:
+    keys.ensure_active_key(database(), browser.tenant_id())
+    with database().read() as session:
         return jsonify(endpoints.jwks(session, browser.tenant_id()))
 
 

@@ -29,13 +29,17 @@ from saml2.saml import NAME_FORMAT_URI, NameID
 from saml2.server import Server
 from saml2.sigver import security_context
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from sqlalchemy import select
 
 from simulator.ams.idp import keys
 from simulator.ams.idp.attributes import saml_name
 from simulator.ams.idp.models import SamlServiceProvider
 from simulator.ams.idp.registry import list_service_providers
-from simulator.ams.idp.saml.metadata import BINDING_POST, NAMEID_EMAIL, NAMEID_PERSISTENT
+from simulator.ams.idp.saml.metadata import BINDING_POST, NAMEID_EMAIL, NAMEID_PERSISTENT, parse_sp_metadata
+from simulator.ams.idp.saml.request_signatures import verify_post_signature, verify_redirect_signature
 from simulator.ams.idp.saml.xmlsec_backend import (
+    DSIG_NS,
+    SAML_NS,
     XmlsecBackend,
     encrypt_assertion_in_place,
     key_reference,
@@ -118,13 +122,21 @@ class TenantIdp:
         self.urls = urls
         self.sps = sps
         self.kid = kid
+        self.sp_metadata = {entity_id: parse_sp_metadata(sp.metadata_xml) for entity_id, sp in sps.items()}
 
-    def parse_authn_request(self, saml_request: str, binding: str) -> AuthnRequestInfo:
+    def parse_authn_request(
+        self, saml_request: str, binding: str, query_string: bytes = b""
+    ) -> AuthnRequestInfo:
         """Decode and check an AuthnRequest (SAML core 2.0 §3.4.1); refuse unknown SPs and ACS URLs.
 
         SAML core 2.0 §3.4.1: the ACS URL, when given, MUST be one the SP's metadata lists — otherwise
-        responding to it would make the IdP an open redirector.
+        responding to it would make the IdP an open redirector. An SP whose metadata says
+        ``AuthnRequestsSigned="true"`` MUST sign: its request is verified against the metadata's signing
+        certificates (:mod:`.request_signatures`; ``query_string`` is the raw query of a Redirect-binding
+        request) and refused when unsigned or badly signed.
         """
+        if binding == BINDING_HTTP_POST:
+            saml_request = self._verified_post_request(saml_request)
         try:
             request = self.server.parse_authn_request(saml_request, binding)
         except Exception as exc:
@@ -142,6 +154,8 @@ class TenantIdp:
                 code="unknown_service_provider",
                 http_status=403,
             )
+        if binding == BINDING_HTTP_REDIRECT and self.sp_metadata[issuer].authn_requests_signed:
+            verify_redirect_signature(query_string, self.sp_metadata[issuer].signing_certificates)
         acs_url = resolve_acs(
             sp, message.assertion_consumer_service_url, message.assertion_consumer_service_index
         )
@@ -150,6 +164,27 @@ class TenantIdp:
             NAMEID_EMAIL if policy is not None and policy.format == NAMEID_EMAIL else NAMEID_PERSISTENT
         )
         return AuthnRequestInfo(issuer, message.id, acs_url, name_id_format)
+
+    def _verified_post_request(self, saml_request: str) -> str:
+        """An HTTP-POST AuthnRequest of a signing SP with its enveloped signature verified, then removed.
+
+        The signature is checked here, strictly (RSA-SHA256, the root element, the SP's metadata
+        certificates); pysaml2 then only reads the request.
+        """
+        try:
+            xml = base64.b64decode(saml_request, validate=False)
+            root = safe_parse(xml)
+        except (ValueError, etree.XMLSyntaxError) as exc:
+            raise SamlRequestRefused(
+                f"The SAML AuthnRequest could not be read: {type(exc).__name__}."
+            ) from exc
+        issuer = root.findtext(f"{{{SAML_NS}}}Issuer", default="").strip()
+        metadata = self.sp_metadata.get(issuer)
+        if metadata is None or not metadata.authn_requests_signed:
+            return saml_request
+        verify_post_signature(xml, metadata.signing_certificates)
+        root.remove(root.find(f"{{{DSIG_NS}}}Signature"))
+        return base64.b64encode(etree.tostring(root)).decode()
 
     def unsolicited(self, sp_entity_id: str) -> AuthnRequestInfo:
         """IdP-initiated login (SAML profiles 2.0 §4.1.5): to the SP's default ACS, no InResponseTo."""
@@ -274,9 +309,16 @@ _servers: OrderedDict[str, TenantIdp] = OrderedDict()
 _servers_lock = threading.Lock()
 
 
-def _fingerprint(tenant_id: str, kid: str, sps: list[SamlServiceProvider], sso: SsoSettings) -> str:
-    parts = [tenant_id, kid, sso.model_dump_json()] + [
-        f"{sp.entity_id}@{sp.updated_at.isoformat()}" for sp in sps
+def _fingerprint(
+    tenant_id: str, ams_url: str, kid: str, sp_versions: list[tuple[int, str, Any]], sso: SsoSettings
+) -> str:
+    """What a cached server depends on: the IdP URLs, the signing key, every SP's version, the settings.
+
+    Registering an SP again stamps a new ``updated_at``, deleting one drops its row, and a rotation
+    changes the active ``kid``: each gives a new fingerprint, so the next request builds a new server.
+    """
+    parts = [tenant_id, ams_url, kid, sso.model_dump_json()] + [
+        f"{pk}:{entity_id}@{updated_at.isoformat()}" for pk, entity_id, updated_at in sp_versions
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -323,18 +365,37 @@ def _build_server(
     return server
 
 
-def tenant_idp(session: Any, tenant_id: str, ams_url: str, sso: SsoSettings) -> TenantIdp:
-    """The tenant's IdP as it stands now (rebuilt when its SPs, key or attribute names change)."""
-    key = keys.active_key(session, tenant_id)
-    sps = list_service_providers(session, tenant_id)
-    fingerprint = _fingerprint(tenant_id, key.kid, sps, sso)
+def tenant_idp(
+    session: Any, tenant_id: str, ams_url: str, sso: SsoSettings, key: keys.ParsedKey | None = None
+) -> TenantIdp:
+    """The tenant's IdP as it stands now (rebuilt when its SPs, key or attribute names change).
+
+    Each call reads the active key (unless given) and the SPs' versions — not their metadata — and
+    answers from the in-process cache when nothing changed; pysaml2's config and metadata parsing
+    (tens of milliseconds) happen only when something did.
+    """
+    key = key or keys.active_key(session, tenant_id)
+    versions = [
+        (pk, entity_id, updated_at)
+        for pk, entity_id, updated_at in session.execute(
+            select(SamlServiceProvider.pk, SamlServiceProvider.entity_id, SamlServiceProvider.updated_at)
+            .where(SamlServiceProvider.tenant_id == tenant_id)
+            .order_by(SamlServiceProvider.pk)
+        )
+    ]
+    fingerprint = _fingerprint(tenant_id, ams_url, key.kid, versions, sso)
     cached = _servers.get(fingerprint)
     if cached is not None:
         return cached
+    sps = list_service_providers(session, tenant_id)
     urls = idp_urls(ams_url, tenant_id)
     idp = TenantIdp(_build_server(urls, sps, key, sso), urls, {sp.entity_id: sp for sp in sps}, key.kid)
     with _servers_lock:
-        _servers[fingerprint] = idp
+        _servers[_fingerprint(tenant_id, ams_url, key.kid, _versions(sps), sso)] = idp
         while len(_servers) > SERVER_CACHE_SIZE:
             _servers.popitem(last=False)
     return idp
+
+
+def _versions(sps: list[SamlServiceProvider]) -> list[tuple[int, str, Any]]:
+    return [(sp.pk, sp.entity_id, sp.updated_at) for sp in sps]

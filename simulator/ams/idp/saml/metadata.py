@@ -32,6 +32,8 @@ class SpMetadata:
     acs: list[dict[str, Any]] = field(default_factory=list)
     slo: list[dict[str, Any]] = field(default_factory=list)
     encryption_certificates: list[str] = field(default_factory=list)
+    signing_certificates: list[str] = field(default_factory=list)
+    authn_requests_signed: bool = False
 
 
 def _invalid(message: str) -> ValidationFailed:
@@ -80,7 +82,14 @@ def parse_sp_metadata(xml: str) -> SpMetadata:
         for element in descriptor.findall(f"{{{MD_NS}}}SingleLogoutService")
         if element.get("Location")
     ]
-    return SpMetadata(entity_id, acs, slo, _certificates(descriptor, "encryption"))
+    return SpMetadata(
+        entity_id,
+        acs,
+        slo,
+        _certificates(descriptor, "encryption"),
+        _certificates(descriptor, "signing"),
+        descriptor.get("AuthnRequestsSigned") in ("true", "1"),
+    )
 
 
 def idp_metadata(entity_id: str, sso_url: str, slo_url: str, keys: list[ParsedKey]) -> str:

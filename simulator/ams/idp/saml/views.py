@@ -22,8 +22,11 @@ saml_pages = browser.idp_blueprint("ams_saml", __name__)
 MAX_MESSAGE_CHARS = 200_000
 
 
-def _idp(session: object) -> TenantIdp:
-    return tenant_idp(session, browser.tenant_id(), browser.ams_url(), browser.settings().sso)
+def _idp() -> TenantIdp:
+    """The tenant's IdP, read without a write transaction (a key is made only for a tenant lacking one)."""
+    key = keys.ensure_active_key(database(), browser.tenant_id())
+    with database().read() as session:
+        return tenant_idp(session, browser.tenant_id(), browser.ams_url(), browser.settings().sso, key)
 
 
 @saml_pages.get("/saml/metadata")
@@ -81,13 +84,15 @@ def single_sign_on(tenant: str) -> Response:
         raise SamlRequestRefused("The SAML AuthnRequest is too large.")
     is_post = request.method == "POST" or request.args.get("binding") == "post"
     binding = BINDING_HTTP_POST if is_post else BINDING_HTTP_REDIRECT
-    with database().session() as session:
-        idp = _idp(session)
-    info = idp.parse_authn_request(saml_request, binding)
+    idp = _idp()
+    info = idp.parse_authn_request(saml_request, binding, request.query_string)
     query = {"SAMLRequest": saml_request, **({"RelayState": relay_state} if relay_state else {})}
     if is_post:
         query["binding"] = "post"
-    return _answer(info, idp, relay_state, f"/t/{browser.tenant_id()}/saml/sso?{urlencode(query)}")
+    resume = urlencode(query)
+    if not is_post and "Signature" in request.args:
+        resume = request.query_string.decode("ascii")  # the signature covers these exact octets
+    return _answer(info, idp, relay_state, f"/t/{browser.tenant_id()}/saml/sso?{resume}")
 
 
 @saml_pages.get("/saml/idp-initiated")
@@ -95,8 +100,7 @@ def idp_initiated(tenant: str) -> Response:
     """IdP-initiated SSO (SAML profiles 2.0 §4.1.5): an unsolicited response to a registered SP."""
     sp_entity_id = request.args.get("sp", "")
     relay_state = request.args.get("RelayState")
-    with database().session() as session:
-        idp = _idp(session)
+    idp = _idp()
     info = idp.unsolicited(sp_entity_id)
     query = {"sp": sp_entity_id, **({"RelayState": relay_state} if relay_state else {})}
     return _answer(info, idp, relay_state, f"/t/{browser.tenant_id()}/saml/idp-initiated?{urlencode(query)}")
@@ -113,8 +117,7 @@ def single_logout(tenant: str) -> Response:
         response = browser.message_page("You are signed out", "You have signed out.", 200)
     else:
         binding = BINDING_HTTP_POST if request.method == "POST" else BINDING_HTTP_REDIRECT
-        with database().session() as session:
-            idp = _idp(session)
+        idp = _idp()
         destination, fields = idp.logout_response(saml_request, binding, relay_state)
         if destination is None:
             response = browser.message_page("You are signed out", "You have signed out.", 200)

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
@@ -83,7 +84,25 @@ def parse_idp_metadata(xml: str, url: str) -> IdpDescriptor:
     )
 
 
+_parsed: dict[str, tuple[str, IdpDescriptor]] = {}
+_parsed_lock = threading.Lock()
+PARSED_CACHE_SIZE = 256
+
+
 def identity_provider(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -> IdpDescriptor:
-    """The tenant's IdP, from its (cached) metadata."""
+    """The tenant's IdP, from its (cached) metadata.
+
+    The document comes from :func:`fetch_text`'s cache (60 s); it is parsed again only when its text
+    changed, so a rotation published by the IdP is seen as soon as the document is fetched again.
+    """
     url = metadata_url(config, tenant_id, sso)
-    return parse_idp_metadata(fetch_text(url), url)
+    text = fetch_text(url)
+    cached = _parsed.get(url)
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    descriptor = parse_idp_metadata(text, url)
+    with _parsed_lock:
+        if len(_parsed) >= PARSED_CACHE_SIZE:
+            _parsed.clear()
+        _parsed[url] = (text, descriptor)
+    return descriptor

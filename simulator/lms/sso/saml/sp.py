@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from simulator.config import SandboxConfig
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.settings import SsoSettings
-from simulator.lms.sso.keys import service_provider_key
+from simulator.lms.sso.keys import KeyMaterial, service_provider_key
 from simulator.lms.sso.models import PendingAuthnRequest
 from simulator.lms.sso.saml.idp import IdpDescriptor, identity_provider
 
@@ -81,12 +82,37 @@ def security_settings(for_metadata: bool) -> dict[str, Any]:
     }
 
 
+_settings_cache: dict[tuple[Any, ...], OneLogin_Saml2_Settings] = {}
+_settings_lock = threading.Lock()
+SETTINGS_CACHE_SIZE = 256
+
+
 def onelogin_settings(
     db: Database, config: SandboxConfig, tenant_id: str, idp: IdpDescriptor | None
 ) -> OneLogin_Saml2_Settings:
-    """A strict python3-saml settings object for the tenant's SP (and its IdP, when known)."""
-    urls = SpUrls.for_tenant(config, tenant_id)
+    """A strict python3-saml settings object for the tenant's SP (and its IdP, when known).
+
+    Building one checks and loads every certificate (milliseconds), so it is cached per tenant, LMS
+    URL, SP key and IdP descriptor: a new SP key or a changed IdP metadata document (new certificates
+    after a rotation, new endpoints) gives a new cache key. python3-saml only reads the object.
+    """
     key = service_provider_key(db, tenant_id)
+    cache_key = (tenant_id, config.lms_url, key.certificate_pem, idp)
+    cached = _settings_cache.get(cache_key)
+    if cached is not None:
+        return cached
+    settings = _build_onelogin_settings(config, tenant_id, key, idp)
+    with _settings_lock:
+        if len(_settings_cache) >= SETTINGS_CACHE_SIZE:
+            _settings_cache.clear()
+        _settings_cache[cache_key] = settings
+    return settings
+
+
+def _build_onelogin_settings(
+    config: SandboxConfig, tenant_id: str, key: KeyMaterial, idp: IdpDescriptor | None
+) -> OneLogin_Saml2_Settings:
+    urls = SpUrls.for_tenant(config, tenant_id)
     document: dict[str, Any] = {
         "strict": True,
         "debug": False,
