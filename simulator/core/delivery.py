@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -162,7 +163,7 @@ def post_message(client: httpx.Client, message: Claimed) -> Answer:
     headers = {
         "Content-Type": "application/json",
         "Idempotency-Key": message.message_id,
-        "User-Agent": "ams-lms-sandbox-outbox",
+        "User-Agent": f"ams-lms-sandbox-outbox (pid {os.getpid()})",  # which worker, in the receiver's log
         **sign_headers(message.secret, message.message_id, message.body),
     }
     started = time.perf_counter()

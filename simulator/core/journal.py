@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 
 from simulator.core.db import Database
 from simulator.core.models import JournalEntry, Tenant
-from simulator.core.redaction import redact_body, redact_form, redact_headers, scrub_text
+from simulator.core.redaction import redact_body_prefix, redact_form, redact_headers, scrub_text
 from simulator.core.settings import JournalSettings
 
 REDACTION_INPUT_LIMIT = 1024 * 1024
@@ -75,8 +75,7 @@ def stored_body(body: bytes, content_type: str | None, limit: int) -> str:
         return ""
     if len(body) > REDACTION_INPUT_LIMIT:
         return f"[body of {len(body)} bytes not journaled]"
-    redacted = redact_body(body.decode("utf-8", errors="replace"), content_type)
-    return redacted.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+    return redact_body_prefix(body.decode("utf-8", errors="replace"), content_type, limit)
 
 
 def record_request(db: Database, tenant_id: str, record: JournalRecord, body_limit: int) -> int | None:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
@@ -56,6 +57,7 @@ def _normalised(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_field(name: str, parent: str | None = None) -> bool:
     """Does a field called ``name`` (inside an object called ``parent``) hold a secret?"""
     key = _normalised(name)
@@ -181,6 +183,84 @@ def redact_body(text: str, content_type: str | None) -> str:
             return scrub_text(_redact_jsonish(text))
         return scrub_text(json.dumps(_redact_json_value(document), ensure_ascii=False))
     return scrub_text(text)
+
+
+def _redacted_json_pieces(value: Any, parent: str | None = None) -> Iterator[str]:
+    """``json.dumps(_redact_json_value(value), ensure_ascii=False)``, lazily, in pieces that never split
+    a scalar: the concatenation of every piece is exactly that text."""
+    if isinstance(value, dict):
+        problem = _is_problem_document(value)
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            yield (", " if index else "") + json.dumps(key, ensure_ascii=False) + ": "
+            if problem and key == "code":
+                yield json.dumps(item, ensure_ascii=False)
+            elif is_secret_field(str(key), parent) and item is not None:
+                yield json.dumps(REDACTED)
+            elif _normalised(str(key)) in _SAML_MESSAGE_FIELDS and isinstance(item, str):
+                yield json.dumps(redact_saml_message(item), ensure_ascii=False)
+            else:
+                yield from _redacted_json_pieces(item, str(key))
+        yield "}"
+    elif isinstance(value, list):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ", "
+            yield from _redacted_json_pieces(item, parent)
+        yield "]"
+    else:
+        yield json.dumps(value, ensure_ascii=False)
+
+
+_OPEN_SIGNATURE_VALUE = re.compile(r"<(?:[\w.-]+:)?SignatureValue\b[^>]*>")
+
+
+def redact_body_prefix(text: str, content_type: str | None, limit: int) -> str:
+    """``redact_body(text, content_type)`` cut to ``limit`` UTF-8 bytes, without redacting all of a big
+    JSON body.
+
+    A JSON document is redacted and serialised lazily (:func:`_redacted_json_pieces`) until the scrubbed
+    text holds more than ``limit`` bytes. The result is exactly the full redaction cut to ``limit``:
+    cutting between pieces never splits a string or a number; card numbers and JWTs never span JSON
+    tokens (``,`` ``:`` and ``"`` stop both patterns), so scrubbing the prefix finds the same matches
+    in it as scrubbing the whole text; and while an XML ``SignatureValue`` element (the one pattern that
+    can span tokens) is still open within the kept bytes, more of the document is taken before cutting.
+    Other bodies (form, text, JSON that does not parse) go through :func:`redact_body` whole.
+    """
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded" or text.lstrip()[:1] not in ("{", "["):
+        return _cut_bytes(redact_body(text, content_type), limit)
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return _cut_bytes(redact_body(text, content_type), limit)
+    collected: list[str] = []
+    size, wanted = 0, 2 * limit + 256
+    for piece in _redacted_json_pieces(document):
+        collected.append(piece)
+        size += len(piece)
+        if size < wanted:
+            continue
+        scrubbed = scrub_text("".join(collected))
+        if len(scrubbed.encode("utf-8")) > limit and not _open_signature_value_before(scrubbed, limit):
+            return _cut_bytes(scrubbed, limit)
+        wanted *= 2
+    return _cut_bytes(scrub_text("".join(collected)), limit)
+
+
+def _open_signature_value_before(text: str, limit: int) -> bool:
+    """Does an XML ``SignatureValue`` element start within ``text[:limit]`` without closing in ``text``?"""
+    for opening in _OPEN_SIGNATURE_VALUE.finditer(text):
+        if opening.start() >= limit:
+            return False
+        if not _XML_SIGNATURE_VALUE.match(text, opening.start()):
+            return True
+    return False
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
 def redact_url(url: str) -> str:

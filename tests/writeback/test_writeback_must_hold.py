@@ -18,6 +18,13 @@ from tests.conftest import ADMIN
 from tests.helpers.processes import SANDBOX_COMMAND, ProcessGroup, clean_env, wait_until
 from tests.writeback.conftest import World
 
+
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """Both must-hold tests run on SQLite and on PostgreSQL."""
+    return any_db_url
+
+
 COURSES = [course["code"] for course in CATALOG if course["kind"] == "course"]
 CREDITS_ONLY = {"name": "credits", "trigger": "credits.awarded", "value_format": "ce_credit"}
 FLAKY_INBOX = [

@@ -1,8 +1,10 @@
-"""Two `sandbox worker` processes share one PostgreSQL outbox: every message is delivered exactly once."""
+"""Two `sandbox worker` processes share one PostgreSQL outbox: every message is delivered exactly once, and
+both workers take part (the AMS journal names the sending worker in each request's User-Agent)."""
 
 from __future__ import annotations
 
 import signal
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,14 @@ def test_two_workers_claim_with_skip_locked_and_never_deliver_twice(world: World
     with world.db.read() as session:
         attempts = session.scalar(select(func.count()).select_from(DeliveryAttempt))
     assert attempts == total  # each message POSTed once: no claim was shared
+    journal = world.console.get(
+        f"/api/tenants/{world.tenant}/journal",
+        query_string={"app": "ams", "path": "/writeback/records", "limit": 1000},
+        headers=ADMIN,
+    ).get_json()["entries"]
+    senders = Counter(entry["request_headers"].get("User-Agent") for entry in journal)
+    assert sum(senders.values()) == total
+    assert set(senders) == {f"ams-lms-sandbox-outbox (pid {worker.process.pid})" for worker in workers}
     with world.ams() as ams:
         assert (
             ams.get("/api/writeback/inbox", params={"result": "duplicate"}).json()["counts"]["duplicate"] == 0

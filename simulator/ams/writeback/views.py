@@ -85,15 +85,15 @@ def receive_records(path: TenantPath) -> Any:
             webhook_id = inbox.verify_delivery(session, tenant_id, request.headers, body)
             tenant = session.get(Tenant, tenant_id)
             assert tenant is not None
-            max_records = TenantSettings.model_validate(tenant.settings).writeback.batch_max_size
-            envelopes, bulk = _parse(body, max_records)
+            settings = TenantSettings.model_validate(tenant.settings)
+            envelopes, bulk = _parse(body, settings.writeback.batch_max_size)
         except SandboxError as exc:
             refused = exc
             inbox.log_refused_delivery(
                 session, tenant_id, f"{exc.code}: {exc.message}", request.headers.get("webhook-id"), body
             )
         else:
-            results = inbox.ingest(session, tenant, envelopes, webhook_id)
+            results = inbox.ingest(session, tenant, envelopes, webhook_id, settings)
     if refused is not None:
         raise refused
     if bulk:

@@ -83,6 +83,7 @@ def enrollment_json(enrollment: Enrollment, course: Course, learner: Learner) ->
         "id": enrollment.pk,
         "member_id": learner.member_id,
         "course_code": course.code,
+        "course_title": course.title,
         "course_kind": course.kind,
         "status": enrollment.status,
         "progress_percent": enrollment.progress_percent,
@@ -135,6 +136,18 @@ def _load(session: Session, tenant_id: str, enrollment_id: int) -> tuple[Enrollm
 
 def get_enrollment(session: Session, tenant_id: str, enrollment_id: int) -> dict[str, Any]:
     return enrollment_json(*_load(session, tenant_id, enrollment_id))
+
+
+def learner_enrollment(
+    session: Session, tenant_id: str, member_id: str, enrollment_id: int
+) -> dict[str, Any]:
+    """One of ``member_id``'s own enrollments; another learner's is reported as not found."""
+    enrollment, course, learner = _load(session, tenant_id, enrollment_id)
+    if learner.member_id != member_id:
+        raise NotFound(
+            f"Tenant '{tenant_id}' has no enrollment {enrollment_id}.", code="enrollment_not_found"
+        )
+    return enrollment_json(enrollment, course, learner)
 
 
 def list_enrollments(
