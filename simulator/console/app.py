@@ -11,6 +11,7 @@ from simulator.console.faults_api import faults_api
 from simulator.console.journal_api import journal_api
 from simulator.console.outbox_api import outbox_api
 from simulator.console.sso_api import sso_api
+from simulator.console.token_api import token_services_api
 from simulator.core.db import Database
 from simulator.core.web import build_app
 
@@ -29,6 +30,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_api(journal_api)
     app.register_api(outbox_api)
     app.register_api(sso_api)
+    app.register_api(token_services_api)
 
     @app.get("/", doc_ui=False)
     def index() -> str:

@@ -10,6 +10,8 @@ import simulator.jobs
 import simulator.models  # noqa: F401 - reset and delete see every tenant-owned table
 from simulator.ams.idp.keys import create_initial_key
 from simulator.config import SandboxConfig
+from simulator.console.commerce_setup import seed_commerce
+from simulator.console.token_setup import seed_token_handoff
 from simulator.console.writeback_setup import seed_writeback
 from simulator.core import tenancy
 from simulator.core.db import Database
@@ -27,8 +29,10 @@ def seed_tenant(session: Session, tenant: Tenant, config: SandboxConfig) -> Seed
     """Build the tenant's world from its seeded state: people, then its recurring jobs."""
     summary = seed_people(session, tenant.id, seed=tenant.seed, members=tenant.seed_members, config=config)
     seed_writeback(session, tenant.id, config)
+    seed_commerce(session, tenant.id, config)
     ensure_recurring_jobs(session, tenant)
     create_initial_key(session, tenant.id)
+    seed_token_handoff(session, tenant, config)
     return summary
 
 

@@ -101,6 +101,17 @@ class SsoSettings(_Section):
     oidc_client_secret: str | None = Field(
         None, max_length=500, description="The LMS's client secret at the provider (a secret)."
     )
+    token_ttl_seconds: int = Field(
+        60, ge=1, le=3600, description="Token hand-off: lifetime of a one-time token (wall clock)."
+    )
+    token_service_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Token hand-off: the LMS's service id at the AMS (set when the tenant is seeded).",
+    )
+    token_service_secret: str | None = Field(
+        None, max_length=500, description="Token hand-off: the LMS's service secret at the AMS (a secret)."
+    )
 
     @field_validator("profile_attributes")
     @classmethod
@@ -246,6 +257,14 @@ class JournalSettings(_Section):
     )
 
 
+class CommerceSettings(_Section):
+    """Purchase orders and card checkout at the AMS (see docs/commerce.md)."""
+
+    access_before_payment: bool = Field(
+        False, description="Grant LMS access when a purchase order is invoiced, before it is paid."
+    )
+
+
 class TenantSettings(_Section):
     """Everything a tenant can configure; every field is defaulted."""
 
@@ -256,6 +275,7 @@ class TenantSettings(_Section):
     catalog_owner: Literal["ams", "lms"] = "ams"
     purchase_sync: Literal["immediate", "next_sign_on"] = "immediate"
     access: AccessPolicy = Field(default_factory=AccessPolicy)
+    commerce: CommerceSettings = Field(default_factory=CommerceSettings)
     membership: MembershipPolicy = Field(default_factory=MembershipPolicy)
     writeback: WritebackSettings = Field(default_factory=WritebackSettings)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

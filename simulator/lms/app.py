@@ -6,6 +6,9 @@ from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
 from simulator.core.middleware import install_request_middleware
 from simulator.core.web import build_app, register_blueprints
+from simulator.lms.commerce.views import purchases_api
+from simulator.lms.home import lms_home
+from simulator.lms.learning.pages import learning_pages
 from simulator.lms.learning.views import learning_api
 from simulator.lms.sso.views import sso_pages
 
@@ -19,5 +22,8 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.config["SESSION_COOKIE_NAME"] = "sandbox_lms_session"  # the AMS shares the host (ports share cookies)
     register_blueprints(app, sso_pages)
     register_blueprints(app, learning_api)
+    app.register_blueprint(learning_pages)
+    app.register_blueprint(lms_home)
+    register_blueprints(app, purchases_api)
     install_request_middleware(app, "lms")
     return app

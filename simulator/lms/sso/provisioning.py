@@ -28,6 +28,7 @@ from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import Forbidden, SandboxError
 from simulator.core.settings import AccessPolicy, SsoSettings
+from simulator.lms.commerce.service import reconcile_at_sign_on
 from simulator.lms.models import LEARNER_ACCESS, Learner
 
 CANONICAL_ATTRIBUTES = (
@@ -231,6 +232,7 @@ def sign_on(
     learner = provision(db, tenant_id, identity, decision)
     if decision.denied:
         raise SignOnRefused(decision.message)
+    reconcile_at_sign_on(db, tenant_id, learner.member_id)
     return learner
 
 

@@ -1,5 +1,5 @@
 """LMS single sign-on over HTTP: ``/t/{tenant}/login``, ``/saml/acs``, ``/saml/metadata``,
-``/oidc/callback``, ``/logout`` and the ``/me`` probe.
+``/oidc/callback``, ``/sso/token/landing``, ``/logout`` and the ``/me`` probe.
 
 Views only translate HTTP: they read the form or query, call the SAML/OIDC services and
 :mod:`.provisioning`, keep the sign-in in the per-tenant session (:mod:`.session`) and redirect. Browser
@@ -21,6 +21,7 @@ from simulator.core.tenancy import tenant_settings
 from simulator.core.web import Problem, TenantPath, app_state, current_tenant, database, tenant_blueprint
 from simulator.lms.sso import provisioning
 from simulator.lms.sso import session as browser
+from simulator.lms.sso import token as token_handoff
 from simulator.lms.sso.oidc import rp
 from simulator.lms.sso.redirects import safe_return_path
 from simulator.lms.sso.saml import sp
@@ -36,6 +37,11 @@ SAML_METADATA_TYPE = "application/samlmetadata+xml"
 
 class LoginQuery(BaseModel):
     return_to: str | None = Field(None, description="A path of this tenant to land on after signing in.")
+
+
+class TokenLandingQuery(BaseModel):
+    token: str | None = Field(None, description="The one-time token the AMS handed over.")
+    target: str | None = Field(None, description="A path of this tenant to land on (if the token has none).")
 
 
 class Me(BaseModel):
@@ -113,7 +119,7 @@ def _provision(
 
 @sso_pages.get("/login", responses={302: None})
 def login(path: TenantPath, query: LoginQuery) -> Response:
-    """Start single sign-on with the tenant's protocol (`sso.protocol`): SAML or OpenID Connect."""
+    """Start single sign-on with the tenant's protocol (`sso.protocol`): SAML, OpenID Connect or token."""
     tenant_id = current_tenant().id
     settings = tenant_settings(current_tenant())
     config = app_state().config
@@ -126,15 +132,31 @@ def login(path: TenantPath, query: LoginQuery) -> Response:
             url, pending = rp.start_login(database(), config, tenant_id, settings.sso, return_to)
             browser.keep_pending_oidc(tenant_id, pending.to_session())
             return redirect(url, code=302)
+        return redirect(token_handoff.authorize_url(config, tenant_id, settings.sso, return_to), code=302)
     except SandboxError as error:
         raise SsoNotice("Sign-in is unavailable", error) from error
-    return _page(
-        "Token hand-off is not configured",
-        "This tenant's sso.protocol is 'token', and the LMS does not handle the token hand-off yet: "
-        "set sso.protocol to 'saml' or 'oidc' in the tenant settings.",
-        501,
-        "token_handoff_not_configured",
-    )
+
+
+@sso_pages.get("/sso/token/landing", responses={302: None})
+def token_landing(path: TenantPath, query: TokenLandingQuery) -> Response:
+    """Token hand-off landing: redeem the token over the AMS back channel, provision, sign in."""
+    tenant_id = current_tenant().id
+    settings = tenant_settings(current_tenant())
+    config = app_state().config
+    try:
+        if settings.sso.protocol != "token":
+            raise SandboxError(
+                "This LMS does not accept token hand-off: the tenant's sso.protocol is not 'token'.",
+                code="token_handoff_disabled",
+                http_status=403,
+            )
+        result = token_handoff.redeem(config, tenant_id, settings.sso, query.token)
+    except SandboxError as error:
+        raise SsoNotice("Sign-in failed", error) from error
+    learner = _provision(tenant_id, result.attributes, result.member_id)
+    _complete_sign_in(tenant_id, learner, "token")
+    target = result.target or query.target
+    return redirect(safe_return_path(tenant_id, target, config.lms_url), code=302)
 
 
 @sso_pages.get("/saml/metadata", responses={200: None})
