@@ -7,7 +7,6 @@ submitting the auto-posting SAML form). The LMS never imports the AMS: they meet
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from simulator.config import SandboxConfig
 from simulator.core.db import Database
 from simulator.lms.sso import remote
 from tests.conftest import ADMIN, make_config
 from tests.helpers.processes import free_ports
+from tests.helpers.servers import serving
 from tests.sso.sp_support import form_action_and_fields
 
 TENANT = "e2e"
@@ -44,25 +43,15 @@ def sandbox(tmp_path: Path, db_url: str) -> Iterator[Sandbox]:
     config = make_config(tmp_path, db_url, ams_port=ams_port, lms_port=lms_port)
     db = Database(config.resolved_database_url)
     db.upgrade()
-    servers = [
-        make_server("127.0.0.1", port, app, threaded=True)
-        for port, app in ((ams_port, create_ams(config, db)), (lms_port, create_lms(config, db)))
-    ]
-    threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
-    for thread in threads:
-        thread.start()
-    console = create_console(config, db).test_client()
-    created = console.post("/api/tenants", json={"id": TENANT, "seed": 3, "members": 5}, headers=ADMIN)
-    assert created.status_code == 201, created.get_json()
-    try:
-        yield Sandbox(config, console)
-    finally:
-        for server in servers:
-            server.shutdown()
-        for thread in threads:
-            thread.join(timeout=5)
-        db.dispose()
-        remote.clear_cache()
+    with serving((ams_port, create_ams(config, db)), (lms_port, create_lms(config, db))):
+        console = create_console(config, db).test_client()
+        created = console.post("/api/tenants", json={"id": TENANT, "seed": 3, "members": 5}, headers=ADMIN)
+        assert created.status_code == 201, created.get_json()
+        try:
+            yield Sandbox(config, console)
+        finally:
+            db.dispose()
+            remote.clear_cache()
 
 
 def sign_in_at_the_ams(browser: httpx.Client, page: httpx.Response) -> httpx.Response:

@@ -8,7 +8,6 @@ verifies the ID token against the JWKS it fetched itself (signature, iss, aud, n
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from simulator.ams.idp.testing import form_fields
 from simulator.core.db import Database
 from tests.conftest import ADMIN, make_config
 from tests.helpers.processes import free_ports
+from tests.helpers.servers import serving
 
 oic = pytest.importorskip("oic")
 from oic import rndstr  # noqa: E402
@@ -46,15 +45,11 @@ def issuer(tmp_path: Path, db_url: str) -> Iterator[str]:
     console = create_console(config, db).test_client()
     created = console.post("/api/tenants", json={"id": TENANT, "seed": 7, "members": 3}, headers=ADMIN)
     assert created.status_code == 201, created.get_json()
-    server = make_server("127.0.0.1", ams_port, create_ams(config, db), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"{config.ams_url}/t/{TENANT}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        db.dispose()
+    with serving((ams_port, create_ams(config, db))):
+        try:
+            yield f"{config.ams_url}/t/{TENANT}"
+        finally:
+            db.dispose()
 
 
 def sign_in_and_get_code(authorization_url: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ never imports the AMS: its back-channel call is a real HTTP request.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from simulator.config import SandboxConfig
 from simulator.core.db import Database
 from tests.conftest import ADMIN, make_config
 from tests.helpers.processes import free_ports
+from tests.helpers.servers import serving
 from tests.sso.sp_support import form_action_and_fields
 
 TENANT = "tok"
@@ -62,28 +61,18 @@ def sandbox(tmp_path: Path, db_url: str) -> Iterator[Sandbox]:
     config = make_config(tmp_path, db_url, ams_port=ams_port, lms_port=lms_port)
     db = Database(config.resolved_database_url)
     db.upgrade()
-    servers = [
-        make_server("127.0.0.1", port, app, threaded=True)
-        for port, app in ((ams_port, create_ams(config, db)), (lms_port, create_lms(config, db)))
-    ]
-    threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
-    for thread in threads:
-        thread.start()
-    console = create_console(config, db).test_client()
-    try:
-        created = console.post(
-            "/api/tenants",
-            json={"id": TENANT, "seed": 3, "members": 5, "settings": {"sso": {"protocol": "token"}}},
-            headers=ADMIN,
-        )
-        assert created.status_code == 201, created.get_json()
-        yield Sandbox(config, console)
-    finally:
-        for server in servers:
-            server.shutdown()
-        for thread in threads:
-            thread.join(timeout=5)
-        db.dispose()
+    with serving((ams_port, create_ams(config, db)), (lms_port, create_lms(config, db))):
+        console = create_console(config, db).test_client()
+        try:
+            created = console.post(
+                "/api/tenants",
+                json={"id": TENANT, "seed": 3, "members": 5, "settings": {"sso": {"protocol": "token"}}},
+                headers=ADMIN,
+            )
+            assert created.status_code == 201, created.get_json()
+            yield Sandbox(config, console)
+        finally:
+            db.dispose()
 
 
 def sign_in_at_the_ams(browser: httpx.Client, page: httpx.Response, email: str) -> httpx.Response:

@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import threading
@@ -24,18 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from simulator.ams.idp.models import SigningKey
+from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import Conflict
-
-CERTIFICATE_YEARS = 10
 
 
 @dataclass(frozen=True)
@@ -85,23 +82,7 @@ def jwk_thumbprint(public_key: rsa.RSAPublicKey) -> str:
 
 def generate_key_material(common_name: str) -> tuple[str, str, str]:
     """A fresh RSA 2048 key and a self-signed SHA-256 certificate: (kid, private PEM, certificate PEM)."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
-    now = wall_now()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365 * CERTIFICATE_YEARS))
-        .sign(private_key, hashes.SHA256())
-    )
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    private_key, private_pem, certificate_pem = self_signed_rsa(common_name)
     return jwk_thumbprint(private_key.public_key()), private_pem, certificate_pem
 
 

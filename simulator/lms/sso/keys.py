@@ -11,23 +11,17 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import threading
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.lms.sso.models import ServiceProviderKey
-
-CERTIFICATE_YEARS = 10
 
 
 @dataclass(frozen=True)
@@ -45,23 +39,8 @@ _lock = threading.Lock()
 
 def generate_key_pair(common_name: str) -> tuple[str, str]:
     """A new RSA 2048 private key and a self-signed SHA-256 certificate for ``common_name`` (PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
-    now = wall_now()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365 * CERTIFICATE_YEARS))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()
+    _, key_pem, certificate_pem = self_signed_rsa(common_name)
+    return key_pem, certificate_pem
 
 
 def pem_body(certificate_pem: str) -> str:
