@@ -225,7 +225,7 @@ def serve(ctx: click.Context, app: str, workers: int, **flags: Any) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (default ./.sandbox).")
 @click.pass_context
 def worker(ctx: click.Context, once: bool, **flags: Any) -> None:
-    """Run the background worker: due jobs on each tenant's clock. Several may run against PostgreSQL."""
+    """Run the background worker: due jobs and webhook deliveries. Several may share PostgreSQL."""
     from simulator.worker import run_worker
 
     config = _config(ctx, **flags)
@@ -239,7 +239,7 @@ def worker(ctx: click.Context, once: bool, **flags: Any) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (default ./.sandbox).")
 @click.pass_context
 def migrate(ctx: click.Context, **flags: Any) -> None:
-    """Create or upgrade the database schema (``up`` and ``worker`` do this themselves)."""
+    """Create or upgrade the database schema (up and worker do this themselves)."""
     config = _config(ctx, **flags)
     _database(config).dispose()
     click.echo(f"Database is at the latest schema: {config.resolved_database_url}")
@@ -256,7 +256,7 @@ def seed(ctx: click.Context, tenant_id: str, members: int, seed: int, **flags: A
     """Replace a tenant's data with deterministic demo data: the personas plus N generated members.
 
     The same seed gives the same people, member ids and emails. (seed, members) becomes the tenant's
-    seeded state, which ``tenant reset`` returns to.
+    seeded state, which `sandbox tenant reset` returns to.
     """
     from simulator.console import service
     from simulator.core.models import Tenant
