@@ -2,7 +2,9 @@
 
 The sandbox plays the administrator who configures both sides, as for writeback: the AMS's
 ``lms-purchases`` outbox endpoint (``{lms_url}/t/{t}/commerce/webhooks``) signs with a fresh ``whsec_``
-secret the LMS trusts, and the LMS gets its own credential for ``GET …/entitlements`` on the AMS. A reset
+secret the LMS trusts (the ``lms-catalog`` endpoint, ``{lms_url}/t/{t}/catalog/webhooks``, and the
+AMS's signed catalog import use the same secret, see :mod:`simulator.ams.commerce.catalog_owner`), and the
+LMS gets its own credential for ``GET …/entitlements`` on the AMS. A reset
 throws all of it away and this builds it again (new secret, new credential).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from simulator.ams.commerce.catalog_owner import CATALOG_ENDPOINT, PUBLISH_TOPIC, catalog_webhook_url
 from simulator.ams.commerce.entitlements import PURCHASE_ENDPOINT, PURCHASE_TOPICS
 from simulator.ams.commerce.lms_access import issue_lms_credential
 from simulator.ams.commerce.seed import seed_products
@@ -36,5 +39,14 @@ def seed_commerce(session: Session, tenant_id: str, config: SandboxConfig) -> No
         purpose="subscriber",
         secret=secret,
         topics=list(PURCHASE_TOPICS),
+    )
+    add_endpoint(
+        session,
+        tenant_id,
+        CATALOG_ENDPOINT,
+        catalog_webhook_url(config.lms_url, tenant_id),
+        purpose="subscriber",
+        secret=secret,
+        topics=[PUBLISH_TOPIC],
     )
     save_link(session, tenant_id, config.ams_url, issue_lms_credential(session, tenant_id), secret)

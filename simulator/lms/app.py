@@ -6,6 +6,7 @@ from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
 from simulator.core.middleware import install_request_middleware
 from simulator.core.web import build_app, register_blueprints
+from simulator.lms.catalog_api import catalog_api, catalog_link
 from simulator.lms.commerce.views import purchases_api
 from simulator.lms.home import lms_home
 from simulator.lms.learning.pages import learning_pages
@@ -25,5 +26,6 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_blueprint(learning_pages)
     app.register_blueprint(lms_home)
     register_blueprints(app, purchases_api)
+    register_blueprints(app, catalog_api, catalog_link)
     install_request_middleware(app, "lms")
     return app

@@ -286,13 +286,13 @@ def test_the_nightly_sweep_moves_expired_members_to_grace_and_then_to_lapsed(
         "forgotten-active": "lapsed",
         "customer": None,
     }
-    [sweep] = response.get_json()["jobs_run"]
-    assert sweep["kind"] == "ams.membership_sweep"
+    # other nightly kinds (ams.catalog_import) run too; this test is about the sweep
+    [sweep] = [job for job in response.get_json()["jobs_run"] if job["kind"] == "ams.membership_sweep"]
     assert sweep["state"] == "done"
     assert sweep["result"] == {"to_grace": 1, "to_lapsed": 2, "date": sweep_day.isoformat()}
     assert dt.datetime.fromisoformat(sweep["due_at"]).astimezone(BERLIN).time() == dt.time(0, 5)
-    [next_sweep] = response.get_json()["pending_jobs"]
-    assert next_sweep["kind"] == "ams.membership_sweep"
+    pending = [job["kind"] for job in response.get_json()["pending_jobs"]]
+    assert pending.count("ams.membership_sweep") == 1
 
 
 def test_the_sweep_of_one_tenant_leaves_another_tenants_members_alone(

@@ -14,7 +14,7 @@ from flask_openapi3 import Tag
 from sqlalchemy.orm import Session
 
 from simulator.ams.commerce import cart as carts
-from simulator.ams.commerce import catalog, ledger, orders
+from simulator.ams.commerce import catalog, catalog_owner, ledger, orders
 from simulator.ams.commerce.schemas import (
     BulkOrderIn,
     CartItemIn,
@@ -57,9 +57,12 @@ def list_products(path: TenantPath, query: ProductQuery) -> dict[str, Any]:
 
 @commerce_api.post("/products", responses={201: None, **ERRORS})
 def create_product(path: TenantPath, body: ProductIn) -> tuple[Any, int, dict[str, str]]:
-    """Add a product; courses and webinars name the LMS course code they grant."""
+    """Add a product; courses and webinars name the LMS course code they grant (and are published to
+    the LMS with `catalog_owner: ams`; refused with `catalog_owner: lms`)."""
+    catalog_owner.refuse_if_lms_owned(current_tenant(), body.kind)
     with database().session() as session:
         product = catalog.create_product(session, current_tenant(), body)
+        catalog_owner.publish(session, current_tenant(), product)
     return created(product, f"/t/{current_tenant().id}/api/products/{product['code']}")
 
 
@@ -72,9 +75,17 @@ def get_product(path: ProductPath) -> dict[str, Any]:
 
 @commerce_api.patch("/products/<code>", responses={200: None, **ERRORS})
 def update_product(path: ProductPath, body: ProductUpdate) -> dict[str, Any]:
-    """Change title, prices, bundle contents or whether it is sold."""
+    """Change title, prices, bundle contents or whether it is sold (courses are published again)."""
     with database().session() as session:
-        return catalog.update_product(session, current_tenant(), path.code, body)
+        product = catalog.update_product(session, current_tenant(), path.code, body)
+        catalog_owner.publish(session, current_tenant(), product)
+        return product
+
+
+@commerce_api.post("/catalog/import", responses={200: None, 409: Problem, 502: Problem, **ERRORS})
+def import_catalog(path: TenantPath) -> dict[str, Any]:
+    """With `catalog_owner: lms`: import the LMS courses now (new ones priced from contact hours)."""
+    return catalog_owner.import_catalog(database(), current_tenant().id)
 
 
 @commerce_api.get("/coupons", responses={200: None, **ERRORS})
