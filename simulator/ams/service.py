@@ -166,7 +166,8 @@ def list_organisations(session: Session, tenant_id: str, query: OrganisationQuer
     return {"organisations": organisations, "next_cursor": next_cursor, "total": total}
 
 
-def _find_member(session: Session, tenant_id: str, member_id: str) -> Member:
+def find_member(session: Session, tenant_id: str, member_id: str) -> Member:
+    """The tenant's member ``member_id`` (404 ``member_not_found`` when there is none)."""
     owned = (Member.tenant_id == tenant_id, Member.member_id == member_id)
     member = session.scalar(select(Member).where(*owned))
     if member is None:
@@ -180,7 +181,7 @@ def _organisation_of(session: Session, member: Member) -> Organisation | None:
 
 def get_member(session: Session, tenant_id: str, member_id: str) -> dict[str, Any]:
     """One member of the tenant; ``member_not_found`` (404) when the tenant has no such member."""
-    member = _find_member(session, tenant_id, member_id)
+    member = find_member(session, tenant_id, member_id)
     return member_json(member, _organisation_of(session, member))
 
 
@@ -309,7 +310,7 @@ def update_member(
 ) -> dict[str, Any]:
     """Change the fields sent in ``changes``; the merged record is validated before anything is written."""
     tenant = get_tenant(session, tenant_id)
-    member = _find_member(session, tenant_id, member_id)
+    member = find_member(session, tenant_id, member_id)
     values = changes.model_dump(exclude_unset=True)
     password = values.pop("password", None)
     errors = []
@@ -343,7 +344,7 @@ def deactivate_member(session: Session, tenant_id: str, member_id: str) -> dict[
     Deactivating twice changes nothing the second time.
     """
     tenant = get_tenant(session, tenant_id)
-    member = _find_member(session, tenant_id, member_id)
+    member = find_member(session, tenant_id, member_id)
     now = tenant_now(tenant)
     already = member.deactivated_at is not None and member.status in (None, "inactive")
     if not already:

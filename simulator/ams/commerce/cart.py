@@ -23,6 +23,7 @@ from simulator.ams.commerce.catalog import (
 )
 from simulator.ams.commerce.models import CartCoupon, CartItem, Product
 from simulator.ams.models import Member
+from simulator.ams.service import find_member
 from simulator.core.clock import tenant_now
 from simulator.core.errors import NotFound, ValidationFailed
 from simulator.core.models import Tenant
@@ -33,15 +34,6 @@ from simulator.core.tenancy import tenant_settings
 class Item:
     product_code: str
     quantity: int
-
-
-def get_member(session: Session, tenant_id: str, member_id: str) -> Member:
-    member = session.scalar(
-        select(Member).where(Member.tenant_id == tenant_id, Member.member_id == member_id)
-    )
-    if member is None:
-        raise NotFound(f"There is no member '{member_id}'.", code="member_not_found")
-    return member
 
 
 def quote(
@@ -121,14 +113,14 @@ def cart_items(session: Session, tenant_id: str, member_id: str) -> tuple[list[I
 
 def view_cart(session: Session, tenant: Tenant, member_id: str) -> dict[str, Any]:
     """The member's cart, priced for them now."""
-    member = get_member(session, tenant.id, member_id)
+    member = find_member(session, tenant.id, member_id)
     items, coupon = cart_items(session, tenant.id, member_id)
     return quote(session, tenant, member, items, coupon)
 
 
 def add_to_cart(session: Session, tenant: Tenant, member_id: str, product_code: str, quantity: int) -> None:
     """Add ``quantity`` of a product (adds up with what is already in the cart)."""
-    get_member(session, tenant.id, member_id)
+    find_member(session, tenant.id, member_id)
     product = get_product(session, tenant.id, product_code)
     if not product.active:
         raise ValidationFailed(
@@ -160,7 +152,7 @@ def add_to_cart(session: Session, tenant: Tenant, member_id: str, product_code: 
 
 def set_quantity(session: Session, tenant: Tenant, member_id: str, product_code: str, quantity: int) -> None:
     """Set a cart line's quantity; 0 removes it."""
-    get_member(session, tenant.id, member_id)
+    find_member(session, tenant.id, member_id)
     row = session.scalar(
         select(CartItem).where(
             CartItem.tenant_id == tenant.id,
@@ -179,7 +171,7 @@ def set_quantity(session: Session, tenant: Tenant, member_id: str, product_code:
 
 def apply_coupon(session: Session, tenant: Tenant, member_id: str, code: str | None) -> None:
     """Put a coupon on the cart (checked now, and again at checkout), or take it off (``None``)."""
-    get_member(session, tenant.id, member_id)
+    find_member(session, tenant.id, member_id)
     session.execute(
         delete(CartCoupon).where(CartCoupon.tenant_id == tenant.id, CartCoupon.member_id == member_id)
     )

@@ -10,10 +10,10 @@ from typing import Any
 from flask import request
 from flask_openapi3 import Tag
 
-from simulator.ams.commerce.cart import get_member
 from simulator.ams.commerce.entitlements import entitlements_json
 from simulator.ams.commerce.lms_access import authorize_entitlements_reader
 from simulator.ams.commerce.schemas import CartPath
+from simulator.ams.service import find_member
 from simulator.core.web import Problem, app_state, current_tenant, database, tenant_blueprint
 
 entitlements_tag = Tag(name="entitlements", description="LMS courses a member's purchases entitle them to")
@@ -32,5 +32,5 @@ def member_entitlements(path: CartPath) -> dict[str, Any]:
         authorize_entitlements_reader(
             session, tenant.id, request.headers.get("Authorization"), app_state().admin_key
         )
-        get_member(session, tenant.id, path.member_id)
+        find_member(session, tenant.id, path.member_id)
         return entitlements_json(session, tenant, path.member_id)

@@ -20,13 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from simulator.ams.commerce import ledger
-from simulator.ams.commerce.cart import Item, cart_items, empty_cart, get_member, quote
+from simulator.ams.commerce.cart import Item, cart_items, empty_cart, quote
 from simulator.ams.commerce.catalog import usable_coupon
 from simulator.ams.commerce.entitlements import notify_lms
 from simulator.ams.commerce.models import Order, OrderLine, Seat
 from simulator.ams.commerce.schemas import PaymentIn
 from simulator.ams.gateway.service import ChallengeRequired, charge_card, refund_charge
 from simulator.ams.models import Member, Organisation
+from simulator.ams.service import find_member
 from simulator.core.clock import tenant_now
 from simulator.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from simulator.core.models import Tenant
@@ -202,7 +203,7 @@ def checkout_cart(
     channel: str,
 ) -> dict[str, Any]:
     """Place an order for everything in the member's cart, then empty the cart."""
-    member = get_member(session, tenant.id, member_id)
+    member = find_member(session, tenant.id, member_id)
     items, coupon = cart_items(session, tenant.id, member_id)
     if not items:
         raise ValidationFailed(
@@ -336,7 +337,7 @@ def assign_seat(session: Session, tenant: Tenant, number: str, member_id: str) -
         raise Conflict(f"Order {number} is not a bulk order.", code="not_a_bulk_order")
     if order.status in ("refunded", "cancelled"):
         raise Conflict(f"Order {number} is {order.status}.", code="order_closed")
-    member = get_member(session, tenant.id, member_id)
+    member = find_member(session, tenant.id, member_id)
     organisation = get_organisation(session, tenant.id, order.organisation_id)
     if member.organisation_pk != organisation.pk:
         raise ValidationFailed(

@@ -14,6 +14,7 @@ from simulator.ams.commerce import catalog, orders
 from simulator.ams.commerce.schemas import PaymentIn
 from simulator.ams.gateway.service import CardIn, tokenise
 from simulator.ams.idp import browser
+from simulator.ams.service import find_member
 from simulator.core.errors import SandboxError
 from simulator.core.models import Tenant
 from simulator.core.tenancy import get_tenant, tenant_settings
@@ -47,7 +48,7 @@ def _render(
 ) -> Response:
     with database().read() as session:
         tenant = session.get(Tenant, browser.tenant_id())
-        member = carts.get_member(session, tenant.id, member_id)
+        member = find_member(session, tenant.id, member_id)
         price_class = catalog.price_class_of(member, tenant_settings(tenant))
         products = [
             {

@@ -39,6 +39,7 @@ from simulator.ams.commerce.schemas import (
     dump,
 )
 from simulator.ams.gateway.views import idempotent_call
+from simulator.ams.service import find_member
 from simulator.core.models import Tenant
 from simulator.core.web import Problem, TenantPath, created, current_tenant, database, tenant_blueprint
 
@@ -155,7 +156,7 @@ def phone_order(path: CartPath, body: PhoneOrderIn) -> Response:
         purchase = orders.Purchase(
             items=[carts.Item(item.product_code, item.quantity) for item in body.items],
             payment=body.payment,
-            member=carts.get_member(session, tenant.id, path.member_id),
+            member=find_member(session, tenant.id, path.member_id),
             coupon=body.coupon,
             expected_total=body.expected_total,
             channel="phone",
