@@ -132,6 +132,17 @@ class AccessPolicy(_Section):
     inactive: Literal["full", "read_only", "deny"] = "deny"
     lapsed_pays_member_price: bool = False
 
+    def rule_for(self, category: str) -> str:
+        """The rule for a person's category (non_member, prospect, grace, lapsed, inactive; else full)."""
+        rules = {
+            "non_member": self.non_members,
+            "prospect": self.prospects,
+            "grace": self.grace,
+            "lapsed": self.lapsed,
+            "inactive": self.inactive,
+        }
+        return rules.get(category, "full")
+
 
 class MembershipPolicy(_Section):
     grace_days: int = Field(30, ge=0, le=365, description="Days after expiry before grace becomes lapsed.")

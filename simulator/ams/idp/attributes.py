@@ -84,13 +84,7 @@ def access_category(member: Member) -> str:
 def access_decision(member: Member, policy: AccessPolicy) -> AccessDecision:
     """Apply the tenant's ``access`` settings to a person's record as it stands now (at sign-in time)."""
     category = access_category(member)
-    rule = {
-        "non_member": policy.non_members,
-        "prospect": policy.prospects,
-        "grace": policy.grace,
-        "lapsed": policy.lapsed,
-        "inactive": policy.inactive,
-    }.get(category, "full")
+    rule = policy.rule_for(category)
     if rule == "deny":
         return AccessDecision(False, None, category, DENIED_MESSAGES[category])
     if rule in ("restricted", "read_only"):

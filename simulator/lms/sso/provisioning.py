@@ -160,13 +160,7 @@ def _idp_access(value: str | None) -> str:
 def decide_access(identity: Identity, policy: AccessPolicy) -> AccessDecision:
     """The learner's access: the tenant policy for their category, tightened by the IdP's ``access``."""
     category = _category(identity)
-    rule = {
-        "non_member": policy.non_members,
-        "prospect": policy.prospects,
-        "grace": policy.grace,
-        "lapsed": policy.lapsed,
-        "inactive": policy.inactive,
-    }.get(category, "full")
+    rule = policy.rule_for(category)
     from_policy = {"allow": "full", "deny": "denied"}.get(rule, rule)
     access = max(from_policy, _idp_access(identity.get("access")), key=LEARNER_ACCESS.index)
     message = ""
