@@ -146,14 +146,7 @@ class TenantIdp:
         if request is None or request.message is None:
             raise SamlRequestRefused("The SAML AuthnRequest could not be read.")
         message = request.message
-        issuer = message.issuer.text.strip() if message.issuer is not None and message.issuer.text else ""
-        sp = self.sps.get(issuer)
-        if sp is None:
-            raise SamlRequestRefused(
-                f"The service provider '{issuer}' is not registered with this identity provider.",
-                code="unknown_service_provider",
-                http_status=403,
-            )
+        issuer, sp = self._registered_issuer(message)
         if binding == BINDING_HTTP_REDIRECT and self.sp_metadata[issuer].authn_requests_signed:
             verify_redirect_signature(query_string, self.sp_metadata[issuer].signing_certificates)
         acs_url = resolve_acs(
@@ -164,6 +157,18 @@ class TenantIdp:
             NAMEID_EMAIL if policy is not None and policy.format == NAMEID_EMAIL else NAMEID_PERSISTENT
         )
         return AuthnRequestInfo(issuer, message.id, acs_url, name_id_format)
+
+    def _registered_issuer(self, message: Any) -> tuple[str, SamlServiceProvider]:
+        """The request's Issuer and its registration; an unregistered SP is refused (403, no redirect)."""
+        issuer = message.issuer.text.strip() if message.issuer is not None and message.issuer.text else ""
+        sp = self.sps.get(issuer)
+        if sp is None:
+            raise SamlRequestRefused(
+                f"The service provider '{issuer}' is not registered with this identity provider.",
+                code="unknown_service_provider",
+                http_status=403,
+            )
+        return issuer, sp
 
     def _verified_post_request(self, saml_request: str) -> str:
         """An HTTP-POST AuthnRequest of a signing SP with its enveloped signature verified, then removed.
@@ -253,14 +258,7 @@ class TenantIdp:
                 f"The SAML LogoutRequest could not be read: {type(exc).__name__}."
             ) from exc
         message = request.message
-        issuer = message.issuer.text.strip() if message.issuer is not None and message.issuer.text else ""
-        sp = self.sps.get(issuer)
-        if sp is None:
-            raise SamlRequestRefused(
-                f"The service provider '{issuer}' is not registered with this identity provider.",
-                code="unknown_service_provider",
-                http_status=403,
-            )
+        _, sp = self._registered_issuer(message)
         if not any(endpoint["binding"] == BINDING_POST for endpoint in sp.slo):
             return None, {}
         response = self.server.create_logout_response(
