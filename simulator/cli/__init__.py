@@ -12,6 +12,7 @@ import click
 from simulator import __version__
 from simulator.cli import faults, journal, outbox, reference, servers, tenants
 from simulator.cli.common import SandboxGroup
+from simulator.scenario import cli as scenario_cli
 
 
 @click.group(cls=SandboxGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +46,7 @@ for command in (
     journal.journal,
     reference.schema,
     reference.show_config,
+    scenario_cli.scenario,
 ):
     main.add_command(command)
 

@@ -49,6 +49,17 @@ class TenantCreate(BaseModel):
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Settings document (defaults fill gaps)."
     )
+    clock_start: dt.datetime | None = Field(
+        None,
+        description="Freeze the tenant's business clock at this moment (ISO 8601 with zone) before seeding, "
+        "so membership dates and everything after are reproducible (scenarios use it). Default: real time.",
+    )
+
+    @model_validator(mode="after")
+    def _aware_clock_start(self) -> TenantCreate:
+        if self.clock_start is not None and self.clock_start.tzinfo is None:
+            raise ValueError("'clock_start' needs a time zone, e.g. 2026-03-02T09:00:00Z")
+        return self
 
 
 class TenantOut(BaseModel):
@@ -152,7 +163,7 @@ def create_tenant(body: TenantCreate) -> tuple[Any, int, dict[str, str]]:
     require_admin()
     state = app_state()
     summary, api_key, seeded = service.create_seeded_tenant(
-        state.db, state.config, body.id, body.name, body.settings, body.seed, body.members
+        state.db, state.config, body.id, body.name, body.settings, body.seed, body.members, body.clock_start
     )
     return created({**summary, "api_key": api_key, "seeded": seeded.counts()}, f"/api/tenants/{body.id}")
 

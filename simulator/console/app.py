@@ -10,14 +10,16 @@ from simulator.console.api import control
 from simulator.console.faults_api import faults_api
 from simulator.console.journal_api import journal_api
 from simulator.console.outbox_api import outbox_api
+from simulator.console.scenario_api import scenario_api
 from simulator.console.sso_api import sso_api
 from simulator.console.token_api import token_services_api
 from simulator.core.db import Database
 from simulator.core.web import build_app
 
 DESCRIPTION = (
-    "Control plane of the AMS–LMS Integration Sandbox: tenants, settings, simulated clock, faults and the "
-    "request journal. Send `Authorization: Bearer KEY` (the admin key, or a tenant's key for its own tenant)."
+    "Control plane of the AMS–LMS Integration Sandbox: tenants, settings, simulated clock, faults, the "
+    "request journal and scenario runs. Send `Authorization: Bearer KEY` (the admin key, or a tenant's key "
+    "for its own tenant)."
 )
 
 
@@ -31,6 +33,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_api(outbox_api)
     app.register_api(sso_api)
     app.register_api(token_services_api)
+    app.register_api(scenario_api)
 
     @app.get("/", doc_ui=False)
     def index() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -54,10 +55,17 @@ def create_seeded_tenant(
     settings: dict[str, Any] | None = None,
     seed: int = 0,
     members: int = 0,
+    clock_start: dt.datetime | None = None,
 ) -> tuple[dict[str, Any], str, SeedSummary]:
-    """Create a tenant and seed it, in one transaction; returns (summary, api key, what was seeded)."""
+    """Create a tenant and seed it, in one transaction; returns (summary, api key, what was seeded).
+
+    With ``clock_start`` the tenant's business clock is frozen at that moment before anything is seeded,
+    so the same seed gives the same membership dates on any day (scenario runs rely on it).
+    """
     with db.session() as session:
         tenant, api_key = tenancy.create_tenant(session, tenant_id, name, settings, seed, members)
+        if clock_start is not None:
+            tenant.clock_frozen_at = clock_start.astimezone(dt.UTC)
         return tenant_summary(tenant), api_key, seed_tenant(session, tenant, config)
 
 

@@ -1,0 +1,158 @@
+"""A browser-like user agent on httpx: one per actor, with its own cookies.
+
+It follows redirects, fills the AMS login form with the actor's email and password, and submits the
+auto-posting forms of the SAML HTTP-POST binding (what the page's ``onload`` script would do), until it
+lands on a page that is neither. It never calls into the apps: everything is HTTP, as a browser does it.
+
+Example::
+
+    with UserAgent("alex") as browser:
+        landed = browser.sign_in(lms_login_url, "active.member@demo.test", "demo")
+        landed.status  # 200, on /t/{t}/me
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+MAX_FORM_HOPS = 8
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    auto_submit: bool = False
+
+
+class _FormParser(HTMLParser):
+    """Collects forms with their named inputs, and notices ``onload`` auto-submission."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self.auto_submit = False
+        self.code: str | None = None
+        self._in_code = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "body" and "submit()" in values.get("onload", ""):
+            self.auto_submit = True
+        elif tag == "form":
+            self.forms.append(Form(values.get("action", ""), values.get("method", "get").lower()))
+        elif tag == "input" and self.forms and values.get("name"):
+            self.forms[-1].fields[values["name"]] = values.get("value", "")
+        elif tag == "code" and values.get("id") == "code":
+            self._in_code = True
+
+    def handle_data(self, data: str) -> None:
+        if self._in_code:
+            self.code = (self.code or "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code":
+            self._in_code = False
+
+
+def parse_page(text: str) -> tuple[list[Form], str | None]:
+    """The forms of a page (the first marked auto-submitting when the page says so) and its error code."""
+    parser = _FormParser()
+    parser.feed(text)
+    if parser.auto_submit and parser.forms:
+        parser.forms[0].auto_submit = True
+    return parser.forms, parser.code
+
+
+@dataclass
+class Landing:
+    """Where a browser journey ended."""
+
+    status: int
+    url: str
+    body: Any
+    code: str | None = None
+    hops: list[str] = field(default_factory=list)
+
+    @property
+    def is_json(self) -> bool:
+        return isinstance(self.body, dict)
+
+
+class UserAgent:
+    """One actor's browser: cookies kept across steps, redirects followed, forms submitted."""
+
+    def __init__(self, actor: str, timeout: float = 30.0) -> None:
+        self.actor = actor
+        self.http = httpx.Client(
+            follow_redirects=True, timeout=timeout, headers={"User-Agent": "sandbox-scenario"}
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> UserAgent:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def journey(self, url: str, email: str | None = None, password: str | None = None) -> Landing:
+        """GET ``url`` and go on as a person would: sign in when asked, let auto-posting forms post."""
+        response = self.http.get(url)
+        hops = [str(u.url) for u in response.history] + [str(response.url)]
+        for _ in range(MAX_FORM_HOPS):
+            forms, code = parse_page(response.text) if _is_html(response) else ([], None)
+            login = next((f for f in forms if "password" in f.fields and "email" in f.fields), None)
+            posting = next((f for f in forms if f.auto_submit), None)
+            if login is not None and email is not None and response.status_code == 200:
+                login.fields.update({"email": email, "password": password or ""})
+                response = self._submit(response, login)
+                email = None  # a second login form means the credentials were refused
+            elif posting is not None:
+                response = self._submit(response, posting)
+            else:
+                return self._landing(response, hops, code)
+            hops += [str(u.url) for u in response.history] + [str(response.url)]
+        forms, code = parse_page(response.text) if _is_html(response) else ([], None)
+        return self._landing(response, hops, code)
+
+    def _submit(self, page: httpx.Response, form: Form) -> httpx.Response:
+        target = httpx.URL(str(page.url)).join(html.unescape(form.action) or str(page.url))
+        log.debug("%s submits a form to %s", self.actor, target)
+        if form.method == "post":
+            return self.http.post(target, data=form.fields)
+        return self.http.get(target, params=form.fields)
+
+    def _landing(self, response: httpx.Response, hops: list[str], code: str | None) -> Landing:
+        body: Any = response.text
+        if response.headers.get("content-type", "").split(";")[0].endswith("json"):
+            try:
+                body = response.json()
+            except json.JSONDecodeError:
+                body = response.text
+        if isinstance(body, dict) and code is None:
+            code = body.get("code")
+        return Landing(response.status_code, str(response.url), body, code, hops)
+
+    def get_json(self, url: str) -> tuple[int, Any]:
+        """GET ``url`` with this browser's cookies; (status, JSON body or None)."""
+        response = self.http.get(url)
+        try:
+            return response.status_code, response.json()
+        except json.JSONDecodeError:
+            return response.status_code, None
+
+
+def _is_html(response: httpx.Response) -> bool:
+    return "html" in response.headers.get("content-type", "")

@@ -1,0 +1,134 @@
+"""``sandbox scenario``: run, list and validate scenario files, print their schema, show past runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from simulator.config import SandboxConfig, load_config
+from simulator.scenario.loader import LoadedScenario, ScenarioFileError, load_scenario, scenario_files
+from simulator.scenario.report import json_report, junit_xml, print_timeline
+from simulator.scenario.runner import RunResult, run_scenario
+from simulator.scenario.schema import schema_text
+from simulator.scenario.target import sandbox_target
+
+DEFAULT_DIR = Path("scenarios")
+
+
+def _config(ctx: click.Context) -> SandboxConfig:
+    return load_config((ctx.obj or {}).get("config_file"))
+
+
+def _load_all(targets: tuple[Path, ...]) -> list[LoadedScenario]:
+    """Every file under ``targets``, all validated before any runs (errors listed together)."""
+    loaded, problems = [], []
+    for target in targets:
+        files = scenario_files(target)
+        if not files:
+            raise click.ClickException(f"{target}: no scenario files (*.yaml) there.")
+        for path in files:
+            try:
+                loaded.append(load_scenario(path))
+            except ScenarioFileError as exc:
+                problems += [str(problem) for problem in exc.problems]
+    if problems:
+        raise click.ClickException("invalid scenario file:\n" + "\n".join(problems))
+    return loaded
+
+
+@click.group()
+def scenario() -> None:
+    """Scenario files (scenarios/*.yaml): run them against the sandbox, list and validate them."""
+
+
+@scenario.command("run")
+@click.argument("targets", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML."
+)
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report."
+)
+@click.option("--keep-tenant", is_flag=True, help="Keep each run's tenant (default: delete it afterwards).")
+@click.option("--no-store", is_flag=True, help="Do not keep the runs in the console's history.")
+@click.option(
+    "--no-start", is_flag=True, help="Fail when no sandbox answers, instead of starting a temporary one."
+)
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    targets: tuple[Path, ...],
+    junit_path: Path | None,
+    json_path: Path | None,
+    keep_tenant: bool,
+    no_store: bool,
+    no_start: bool,
+) -> None:
+    """Run scenario FILEs or every file of a DIR; prints a timeline and exits 1 when any fails.
+
+    Runs against the configured sandbox (console, AMS and LMS URLs and the admin key come from the
+    sandbox settings); when nothing answers there, a temporary sandbox is started and stopped again.
+    """
+    loaded = _load_all(targets)
+    results: list[RunResult] = []
+    with sandbox_target(_config(ctx), start_if_down=not no_start) as client:
+        for item in loaded:
+            result = run_scenario(item, client, keep_tenant=keep_tenant)
+            print_timeline(result)
+            if not no_store:
+                stored = client.store_scenario_run(result.to_json())
+                click.echo(
+                    f"  stored as run {stored['id']} ({client.console_url}/api/scenario-runs/{stored['id']})"
+                )
+            results.append(result)
+    if junit_path:
+        junit_path.write_text(junit_xml(results), encoding="utf-8")
+    if json_path:
+        json_path.write_text(json_report(results), encoding="utf-8")
+    failed = [r for r in results if not r.ok]
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed.")
+    if failed:
+        ctx.exit(1)
+
+
+@scenario.command("list")
+@click.argument("folder", required=False, default=DEFAULT_DIR, type=click.Path(exists=True, path_type=Path))
+def list_command(folder: Path) -> None:
+    """The scenario files of FOLDER (default ./scenarios): name, steps and whether each is valid."""
+    for path in scenario_files(folder):
+        try:
+            loaded = load_scenario(path)
+        except ScenarioFileError as exc:
+            click.echo(f"{path.name:<48} INVALID  {exc.problems[0]}")
+            continue
+        click.echo(f"{path.name:<48} {len(loaded.scenario.steps):>3} steps  {loaded.scenario.name}")
+
+
+@scenario.command("validate")
+@click.argument("targets", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def validate_command(targets: tuple[Path, ...]) -> None:
+    """Check scenario FILEs (or DIRs) without running them: file:line: message for each mistake."""
+    loaded = _load_all(targets)
+    for item in loaded:
+        click.echo(f"{item.path}: ok ({len(item.scenario.steps)} steps)")
+
+
+@scenario.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of scenario files (published as scenarios/schema.json)."""
+    click.echo(schema_text(), nl=False)
+
+
+@scenario.command("history")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.pass_context
+def history_command(ctx: click.Context, limit: int) -> None:
+    """Past runs kept by the console of the configured sandbox, newest first."""
+    with sandbox_target(_config(ctx), start_if_down=False) as client:
+        runs = client.scenario_runs(limit)
+    if not runs:
+        click.echo("No scenario runs yet.")
+    for run in runs:
+        verdict = "PASS" if run["ok"] else f"FAIL at step {run['failed_step']}"
+        click.echo(f"{run['id']:>5}  {run['started_at']}  {verdict:<16} {run['scenario']}")

@@ -1,0 +1,166 @@
+"""Conditions of ``expect`` and ``wait_for``: observable state a scenario checks, as pydantic models.
+
+Each condition names what it reads (``lms.enrollments``, ``ams.transcript``, ``outbox``…); fields left
+out are not checked. :mod:`simulator.scenario.steps.expect` evaluates them over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- conditions (expect, wait_for) ----------------------------------------------------------------
+
+
+class CountRange(_Strict):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+Count = int | CountRange
+
+
+class EnrollmentsCondition(_Strict):
+    """The actor's LMS enrollments (LMS API)."""
+
+    actor: str
+    course: str | None = Field(None, description="One course; with 'absent: true', it must not be there.")
+    absent: bool = False
+    status: str | None = Field(None, description="enrolled, in_progress, passed, failed, attended, absent")
+    courses: list[str] | None = Field(None, description="Exactly these course codes, in any order.")
+    count: Count | None = None
+
+
+class SessionCondition(_Strict):
+    """What the LMS says about the actor's browser session (``/t/{t}/me``)."""
+
+    actor: str
+    signed_in: bool = True
+    access: Literal["full", "read_only", "restricted"] | None = None
+    member_status: str | None = None
+    member_type: str | None = None
+    protocol: Literal["saml", "oidc", "token"] | None = None
+    email: str | None = None
+
+
+class TranscriptCondition(_Strict):
+    """The actor's AMS CE transcript and activity history."""
+
+    actor: str
+    records: Count | None = Field(None, description="CE transcript entries.")
+    totals: dict[str, float] | None = Field(None, description="Credits per credit type, e.g. {CLE: 2}.")
+    activities: Count | None = Field(None, description="Activity-history entries.")
+    codes: list[str] | None = Field(None, description="Activity codes of the CE entries, in any order.")
+    badges: list[str] | None = None
+    segments: list[str] | None = None
+
+
+class RecordCondition(_Strict):
+    """A stored writeback record of the actor whose value contains ``value`` (its shape)."""
+
+    actor: str
+    destination: str | None = None
+    activity_code: str | None = None
+    format: str | None = None
+    value: dict[str, Any] = Field(default_factory=dict, description="Fields the stored value must hold.")
+    count: Count = 1
+
+
+class MemberCondition(_Strict):
+    """The actor's AMS record."""
+
+    actor: str
+    status: str | None = None
+    member_type: str | None = None
+    record_type: str | None = None
+
+
+class InboxCondition(_Strict):
+    """Counts of the AMS writeback inbox log."""
+
+    accepted: Count | None = None
+    duplicate: Count | None = None
+    rejected: Count | None = None
+
+
+class OutboxCondition(_Strict):
+    """Outbox message counts by state (states not named are not checked)."""
+
+    topic: str | None = None
+    pending: Count | None = None
+    in_flight: Count | None = None
+    delivered: Count | None = None
+    retrying: Count | None = None
+    dead: Count | None = None
+    total: Count | None = None
+
+
+class JournalCondition(_Strict):
+    """How many request-journal entries match."""
+
+    app: Literal["ams", "lms"] | None = None
+    method: str | None = None
+    path: str | None = Field(None, description="Glob after /t/{tenant}, e.g. /writeback/records")
+    status: int | None = None
+    count: Count = Field(default_factory=lambda: CountRange(min=1))
+
+
+class OrderCondition(_Strict):
+    order: str = Field("last", description="An order named by an earlier step ('last': the latest).")
+    status: Literal["paid", "invoiced", "partially_refunded", "refunded", "cancelled"] | None = None
+    channel: str | None = None
+    total: int | None = Field(None, description="Minor units (cents).")
+    balance: int | None = Field(None, description="Amount still due, minor units.")
+    lines: int | None = None
+
+
+class LedgerCondition(_Strict):
+    actor: str | None = Field(None, description="Only this member's postings.")
+    order: str | None = Field(None, description="Only this order's postings.")
+    balanced: bool | None = None
+    amount_due: int | None = None
+    net_sales: int | None = None
+
+
+class Conditions(_Strict):
+    """Observable state to check; every condition given must hold."""
+
+    lms_enrollments: EnrollmentsCondition | None = Field(None, alias="lms.enrollments")
+    lms_session: SessionCondition | None = Field(None, alias="lms.session")
+    ams_transcript: TranscriptCondition | None = Field(None, alias="ams.transcript")
+    ams_record: RecordCondition | None = Field(None, alias="ams.record")
+    ams_member: MemberCondition | None = Field(None, alias="ams.member")
+    ams_inbox: InboxCondition | None = Field(None, alias="ams.inbox")
+    outbox: OutboxCondition | None = None
+    journal: JournalCondition | None = None
+    order: OrderCondition | None = None
+    ledger: LedgerCondition | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Conditions:
+        if not self.given():
+            raise ValueError(f"name at least one condition: {', '.join(condition_names())}")
+        return self
+
+    def given(self) -> list[tuple[str, BaseModel]]:
+        """(dotted name, condition) for every condition set, in declaration order."""
+        return [
+            (field.alias or name, value)
+            for name, field in Conditions.model_fields.items()
+            if (value := getattr(self, name)) is not None
+        ]
+
+
+def condition_names() -> list[str]:
+    return [field.alias or name for name, field in Conditions.model_fields.items()]
+
+
+class WaitFor(Conditions):
+    timeout: float = Field(10.0, gt=0, le=600, description="Seconds of wall time to wait.")
+    interval: float = Field(0.25, gt=0, le=30, description="Seconds between polls.")

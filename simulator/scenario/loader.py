@@ -1,0 +1,247 @@
+"""Read scenario files: YAML in, a validated :class:`Scenario` out, or errors with file, line and message.
+
+Every problem is found before anything runs: bad YAML, an unknown step, a wrong type, an actor or order
+that is not declared. Errors name the line of the offending value, found by walking the composed YAML
+nodes along pydantic's error location.
+
+Example::
+
+    scenario = load_scenario(Path("scenarios/01-saml-purchase-immediate-writeback.yaml"))
+    files = scenario_files(Path("scenarios"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from simulator.core.errors import SandboxError
+from simulator.core.settings import validate_settings
+from simulator.scenario.model import STEP_KINDS, Conditions, Scenario, condition_names
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario file."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ScenarioFileError(SandboxError):
+    """A scenario file that cannot run; ``problems`` has one entry per mistake."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems), code="invalid_scenario", http_status=422)
+
+
+@dataclass
+class LoadedScenario:
+    path: Path
+    scenario: Scenario
+    step_lines: list[int]
+
+
+def scenario_files(target: Path) -> list[Path]:
+    """``target`` itself, or the ``*.yaml`` / ``*.yml`` files of a folder in name order."""
+    if target.is_dir():
+        return sorted(p for p in target.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+    return [target]
+
+
+def load_scenario(path: Path) -> LoadedScenario:
+    """Parse and validate one file; raises :class:`ScenarioFileError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioFileError([Problem(str(path), 0, f"cannot read the file: {exc.strerror}")]) from exc
+    return parse_scenario(text, str(path))
+
+
+def parse_scenario(text: str, filename: str = "<scenario>") -> LoadedScenario:
+    """Parse and validate scenario text (``filename`` only labels the errors)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise ScenarioFileError([Problem(filename, line, f"not valid YAML: {exc.problem}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioFileError([Problem(filename, 0, f"not valid YAML: {exc}")]) from exc
+    if not isinstance(data, dict) or root is None:
+        raise ScenarioFileError([Problem(filename, 1, "a scenario is a mapping with 'name' and 'steps'")])
+    problems = _shape_problems(data, root, filename)
+    if problems:
+        raise ScenarioFileError(problems)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioFileError(
+            [Problem(filename, _line(root, err["loc"]), _message(err)) for err in exc.errors()]
+        ) from exc
+    problems = _reference_problems(scenario, root, filename)
+    if problems:
+        raise ScenarioFileError(problems)
+    step_lines = [_line(root, ("steps", index)) for index in range(len(scenario.steps))]
+    return LoadedScenario(Path(filename), scenario, step_lines)
+
+
+def _node_at(root: yaml.Node, loc: Iterable[Any]) -> yaml.Node:
+    """The deepest node along ``loc`` (pydantic's location; union tags are skipped)."""
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == str(part)), None)
+            if child is None:
+                continue
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+    return node
+
+
+def _line(root: yaml.Node, loc: Iterable[Any]) -> int:
+    return _node_at(root, loc).start_mark.line + 1
+
+
+def _where(loc: Sequence[Any]) -> str:
+    parts: list[str] = []
+    previous = None
+    for part in loc:
+        if part == previous and isinstance(part, str):
+            continue  # the union tag repeats the step kind
+        parts.append(f"[{part}]" if isinstance(part, int) else ("." if parts else "") + str(part))
+        previous = part
+    return "".join(parts)
+
+
+def _message(err: dict[str, Any]) -> str:
+    where = _where(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field"
+    if kind == "missing":
+        return f"{where}: required field is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        message = f"wrong type: {message[0].lower()}{message[1:]} (got {err['input']!r})"
+    return f"{where}: {message}" if where else message
+
+
+def _shape_problems(data: dict[str, Any], root: yaml.Node, filename: str) -> list[Problem]:
+    """Unknown step kinds and conditions, said plainly (pydantic would only say 'no tag')."""
+    problems = []
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return problems
+    known = set(STEP_KINDS)
+    for index, step in enumerate(steps):
+        line = _line(root, ("steps", index))
+        if not isinstance(step, dict):
+            problems.append(
+                Problem(filename, line, f"steps[{index}]: a step is a mapping like 'expect: {{…}}'")
+            )
+            continue
+        kinds = [key for key in step if key in known]
+        unknown = [key for key in step if key not in known and key != "name"]
+        if unknown and not kinds:
+            problems.append(
+                Problem(
+                    filename,
+                    line,
+                    f"steps[{index}]: unknown step '{unknown[0]}' (known: {', '.join(known_sorted())})",
+                )
+            )
+        elif len(kinds) > 1:
+            problems.append(
+                Problem(filename, line, f"steps[{index}]: one step per list item ({', '.join(kinds)})")
+            )
+        elif not kinds:
+            problems.append(Problem(filename, line, f"steps[{index}]: no step kind given"))
+        elif kinds[0] in ("expect", "wait_for") and isinstance(step[kinds[0]], dict):
+            allowed = set(condition_names()) | ({"timeout", "interval"} if kinds[0] == "wait_for" else set())
+            for key in step[kinds[0]]:
+                if key not in allowed:
+                    problems.append(
+                        Problem(
+                            filename,
+                            _line(root, ("steps", index, kinds[0], key)),
+                            f"steps[{index}].{kinds[0]}: unknown condition '{key}' "
+                            f"(known: {', '.join(condition_names())})",
+                        )
+                    )
+    return problems
+
+
+def known_sorted() -> list[str]:
+    return sorted(STEP_KINDS)
+
+
+def _reference_problems(scenario: Scenario, root: yaml.Node, filename: str) -> list[Problem]:
+    """Actors and orders a step names must be declared (actors) or made by an earlier step (orders)."""
+    problems: list[Problem] = []
+    orders: set[str] = set()
+    actors = scenario.actors
+    if scenario.settings:
+        try:
+            validate_settings(scenario.settings)
+        except SandboxError as exc:
+            details = "; ".join(f"{e['field']}: {e['message']}" for e in getattr(exc, "errors", []) or [])
+            problems.append(
+                Problem(filename, _line(root, ("settings",)), f"settings: {details or exc.message}")
+            )
+    for index, step in enumerate(scenario.steps):
+        kind, params = step.kind, step.params
+
+        def problem(field: tuple[Any, ...], message: str, index: int = index, kind: str = kind) -> None:
+            problems.append(Problem(filename, _line(root, ("steps", index, kind, *field)), message))
+
+        for field, name in _actor_refs(params):
+            if name not in actors:
+                declared = ", ".join(sorted(actors)) or "none"
+                problem(field, f"steps[{index}].{kind}: actor '{name}' is not declared (actors: {declared})")
+        for field, name in _order_refs(kind, params):
+            if name == "last" and orders:
+                continue
+            if name not in orders:
+                problem(field, f"steps[{index}].{kind}: order '{name}' is not made by an earlier step")
+        if kind in ("checkout", "bulk_order", "phone_order"):
+            orders.add("last")
+            if params.order:
+                orders.add(params.order)
+    return problems
+
+
+def _actor_refs(params: Any) -> list[tuple[tuple[Any, ...], str]]:
+    if isinstance(params, Conditions):
+        return [((name, "actor"), c.actor) for name, c in params.given() if getattr(c, "actor", None)]
+    refs = []
+    for field in ("actor", "staff"):
+        value = getattr(params, field, None) if isinstance(params, BaseModel) else None
+        if isinstance(value, str):
+            refs.append(((field,), value))
+    return refs
+
+
+def _order_refs(kind: str, params: Any) -> list[tuple[tuple[Any, ...], str]]:
+    if isinstance(params, Conditions):
+        refs = []
+        if params.order is not None:
+            refs.append((("order", "order"), params.order.order))
+        if params.ledger is not None and params.ledger.order:
+            refs.append((("ledger", "order"), params.ledger.order))
+        return refs
+    if kind in ("record_payment", "refund", "cancel_order", "assign_seat"):
+        return [(("order",), params.order)]
+    return []

@@ -1,0 +1,291 @@
+"""``expect`` and ``wait_for``: declarative checks of observable state, read over the public APIs.
+
+Each condition reads what it needs (LMS enrollments or the actor's ``/me``, the AMS transcript, inbox,
+member, orders and ledger, the console's outbox and journal), compares it with what the scenario says,
+and returns (mismatches, observed). ``expect`` fails at once on a mismatch; ``wait_for`` polls until
+every condition holds or its timeout passes. Failures say what was expected and what was observed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from simulator.scenario import model as m
+from simulator.scenario.steps import Person, RunContext, StepFailed, step
+
+Check = tuple[list[str], dict[str, Any]]
+FLOAT_TOLERANCE = 1e-6
+
+
+def count_ok(spec: m.Count | None, value: int) -> bool:
+    if spec is None:
+        return True
+    if isinstance(spec, int):
+        return value == spec
+    return (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
+
+
+def describe_count(spec: m.Count) -> str:
+    if isinstance(spec, int):
+        return str(spec)
+    bounds = [
+        f">= {spec.min}" if spec.min is not None else "",
+        f"<= {spec.max}" if spec.max is not None else "",
+    ]
+    return " and ".join(b for b in bounds if b)
+
+
+class _Mismatches:
+    """Collects 'what: expected X, observed Y' lines."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.lines: list[str] = []
+
+    def equal(self, what: str, expected: Any, observed: Any) -> None:
+        if expected is not None and not _same(expected, observed):
+            self.lines.append(f"{self.prefix}.{what}: expected {expected!r}, observed {observed!r}")
+
+    def count(self, what: str, spec: m.Count | None, observed: int) -> None:
+        if not count_ok(spec, observed):
+            self.lines.append(f"{self.prefix}.{what}: expected {describe_count(spec)}, observed {observed}")
+
+
+def _same(expected: Any, observed: Any) -> bool:
+    if (
+        isinstance(expected, float | int)
+        and isinstance(observed, float | int)
+        and not isinstance(expected, bool)
+    ):
+        return abs(expected - observed) <= FLOAT_TOLERANCE
+    if isinstance(expected, dict) and isinstance(observed, dict):
+        return all(key in observed and _same(value, observed[key]) for key, value in expected.items())
+    return expected == observed
+
+
+def _for_people(ctx: RunContext, actor: str, check_one: Callable[[Person], Check]) -> Check:
+    mismatches: list[str] = []
+    observed: dict[str, Any] = {}
+    people = ctx.each(actor)
+    for person in people:
+        lines, seen = check_one(person)
+        mismatches += lines
+        observed[person.label] = seen
+    if len(people) == 1 and people[0].index is None:
+        observed = observed[people[0].label]
+    return mismatches, observed
+
+
+def check_enrollments(ctx: RunContext, cond: m.EnrollmentsCondition) -> Check:
+    def one(person: Person) -> Check:
+        enrollments = ctx.tenant.enrollments(member_id=person.member_id)
+        by_course = {e["course_code"]: e["status"] for e in enrollments}
+        out = _Mismatches(f"lms.enrollments[{person.label}]")
+        if cond.courses is not None and sorted(cond.courses) != sorted(by_course):
+            out.lines.append(
+                f"{out.prefix}: expected courses {sorted(cond.courses)}, observed {sorted(by_course)}"
+            )
+        out.count("count", cond.count, len(by_course))
+        if cond.course is not None:
+            if cond.absent and cond.course in by_course:
+                out.lines.append(
+                    f"{out.prefix}: expected no {cond.course} enrollment, observed {by_course[cond.course]}"
+                )
+            elif not cond.absent and cond.course not in by_course:
+                out.lines.append(
+                    f"{out.prefix}: expected {cond.course}, observed {sorted(by_course) or 'none'}"
+                )
+            elif not cond.absent:
+                out.equal(f"{cond.course}.status", cond.status, by_course[cond.course])
+        return out.lines, {"courses": dict(sorted(by_course.items()))}
+
+    return _for_people(ctx, cond.actor, one)
+
+
+def check_session(ctx: RunContext, cond: m.SessionCondition) -> Check:
+    def one(person: Person) -> Check:
+        status, me = ctx.agent(person).get_json(f"{ctx.tenant.lms_base}/me")
+        signed_in = status == 200 and isinstance(me, dict) and me.get("member_id") == person.member_id
+        out = _Mismatches(f"lms.session[{person.label}]")
+        out.equal("signed_in", cond.signed_in, signed_in)
+        seen: dict[str, Any] = {"signed_in": signed_in}
+        if signed_in:
+            seen |= {
+                key: me.get(key) for key in ("access", "member_status", "member_type", "protocol", "email")
+            }
+            for key in ("access", "member_status", "member_type", "protocol", "email"):
+                out.equal(key, getattr(cond, key), me.get(key))
+        return out.lines, seen
+
+    return _for_people(ctx, cond.actor, one)
+
+
+def check_transcript(ctx: RunContext, cond: m.TranscriptCondition) -> Check:
+    def one(person: Person) -> Check:
+        doc = ctx.tenant.transcript(person.member_id)
+        codes = sorted(record["activity_code"] for record in doc["records"])
+        totals = doc["totals"]["by_credit_type"]
+        out = _Mismatches(f"ams.transcript[{person.label}]")
+        out.count("records", cond.records, len(doc["records"]))
+        out.count("activities", cond.activities, len(doc["activity"]))
+        for credit_type, expected in (cond.totals or {}).items():
+            out.equal(f"totals.{credit_type}", expected, totals.get(credit_type, 0))
+        if cond.codes is not None:
+            out.equal("codes", sorted(cond.codes), codes)
+        if cond.badges is not None:
+            out.equal("badges", sorted(cond.badges), sorted(doc["badges"]))
+        if cond.segments is not None:
+            out.equal("segments", sorted(cond.segments), sorted(doc["segments"]))
+        seen = {
+            "records": len(doc["records"]),
+            "codes": codes,
+            "totals": totals,
+            "activities": len(doc["activity"]),
+        }
+        return out.lines, seen
+
+    return _for_people(ctx, cond.actor, one)
+
+
+def check_record(ctx: RunContext, cond: m.RecordCondition) -> Check:
+    def one(person: Person) -> Check:
+        doc = ctx.tenant.transcript(person.member_id)
+        matching = [
+            record
+            for record in doc["records"] + doc["activity"]
+            if (cond.destination is None or record["destination"] == cond.destination)
+            and (cond.activity_code is None or record["activity_code"] == cond.activity_code)
+            and (cond.format is None or record["format"] == cond.format)
+            and _same(cond.value, record["value"] or {})
+        ]
+        out = _Mismatches(f"ams.record[{person.label}]")
+        out.count("count", cond.count, len(matching))
+        shapes = sorted({(r["destination"], r["format"]) for r in doc["records"] + doc["activity"]})
+        seen = {"matching": len(matching), "stored": [f"{d}/{f}" for d, f in shapes]}
+        if matching:
+            seen["value"] = matching[0]["value"]
+        return out.lines, seen
+
+    return _for_people(ctx, cond.actor, one)
+
+
+def check_member(ctx: RunContext, cond: m.MemberCondition) -> Check:
+    def one(person: Person) -> Check:
+        member = ctx.tenant.member(person.member_id)
+        out = _Mismatches(f"ams.member[{person.label}]")
+        for key in ("status", "member_type", "record_type"):
+            out.equal(key, getattr(cond, key), member.get(key))
+        return out.lines, {
+            key: member.get(key) for key in ("record_type", "member_type", "status", "expiry_date")
+        }
+
+    return _for_people(ctx, cond.actor, one)
+
+
+def check_inbox(ctx: RunContext, cond: m.InboxCondition) -> Check:
+    counts = ctx.tenant.inbox(limit=1)["counts"]
+    out = _Mismatches("ams.inbox")
+    for result in ("accepted", "duplicate", "rejected"):
+        out.count(result, getattr(cond, result), counts.get(result, 0))
+    return out.lines, counts
+
+
+OUTBOX_STATES = ("pending", "in_flight", "delivered", "retrying", "dead")
+
+
+def check_outbox(ctx: RunContext, cond: m.OutboxCondition) -> Check:
+    if cond.topic is None:
+        counts = ctx.tenant.outbox(limit=1)["counts"]
+    else:
+        counts = dict(Counter(item["state"] for item in ctx.tenant.outbox(topic=cond.topic)["items"]))
+    out = _Mismatches(f"outbox[{cond.topic}]" if cond.topic else "outbox")
+    for state in OUTBOX_STATES:
+        out.count(state, getattr(cond, state), counts.get(state, 0))
+    out.count("total", cond.total, sum(counts.values()))
+    return out.lines, dict(sorted(counts.items()))
+
+
+def check_journal(ctx: RunContext, cond: m.JournalCondition) -> Check:
+    entries = ctx.tenant.journal(app=cond.app, method=cond.method, path=cond.path, status=cond.status)
+    out = _Mismatches("journal")
+    out.count("count", cond.count, len(entries))
+    statuses = Counter(str(entry["status"]) for entry in entries)
+    return out.lines, {"count": len(entries), "statuses": dict(sorted(statuses.items()))}
+
+
+def check_order(ctx: RunContext, cond: m.OrderCondition) -> Check:
+    order = ctx.tenant.order(ctx.order_number(cond.order))
+    out = _Mismatches(f"order[{cond.order}]")
+    out.equal("status", cond.status, order["status"])
+    out.equal("channel", cond.channel, order["channel"])
+    out.equal("total", cond.total, order["total"])
+    out.equal("balance", cond.balance, order["amount_due"])
+    out.equal("lines", cond.lines, len(order["lines"]))
+    seen = {
+        key: order[key]
+        for key in ("status", "channel", "total", "amount_due", "paid_amount", "refunded_amount")
+    }
+    return out.lines, seen
+
+
+def check_ledger(ctx: RunContext, cond: m.LedgerCondition) -> Check:
+    member_id = ctx.one(cond.actor).member_id if cond.actor else None
+    number = ctx.order_number(cond.order) if cond.order else None
+    ledger = ctx.tenant.ledger(member_id=member_id, order=number)
+    out = _Mismatches("ledger")
+    for key in ("balanced", "amount_due", "net_sales"):
+        out.equal(key, getattr(cond, key), ledger.get(key))
+    return out.lines, ledger
+
+
+CHECKS: dict[str, Callable[[RunContext, Any], Check]] = {
+    "lms.enrollments": check_enrollments,
+    "lms.session": check_session,
+    "ams.transcript": check_transcript,
+    "ams.record": check_record,
+    "ams.member": check_member,
+    "ams.inbox": check_inbox,
+    "outbox": check_outbox,
+    "journal": check_journal,
+    "order": check_order,
+    "ledger": check_ledger,
+}
+
+
+def evaluate(ctx: RunContext, conditions: m.Conditions) -> Check:
+    """Every condition's mismatches, and what each observed (keyed by condition name)."""
+    mismatches: list[str] = []
+    observed: dict[str, Any] = {}
+    for name, condition in conditions.given():
+        lines, seen = CHECKS[name](ctx, condition)
+        mismatches += lines
+        observed[name] = seen
+    return mismatches, observed
+
+
+@step("expect")
+def expect(ctx: RunContext, params: m.Conditions) -> dict[str, Any]:
+    mismatches, observed = evaluate(ctx, params)
+    if mismatches:
+        raise StepFailed("; ".join(mismatches), observed)
+    return observed
+
+
+@step("wait_for")
+def wait_for(ctx: RunContext, params: m.WaitFor) -> dict[str, Any]:
+    deadline = time.monotonic() + params.timeout
+    polls = 0
+    while True:
+        polls += 1
+        mismatches, observed = evaluate(ctx, params)
+        if not mismatches:
+            return observed
+        if time.monotonic() >= deadline:
+            raise StepFailed(
+                f"still not true after {params.timeout:g} s ({polls} polls): " + "; ".join(mismatches),
+                observed,
+            )
+        time.sleep(params.interval)

@@ -1,0 +1,116 @@
+"""A bad scenario file fails before anything runs, naming the file, the line and the mistake plainly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.scenario.cli import scenario
+from simulator.scenario.loader import ScenarioFileError, load_scenario, parse_scenario
+
+GOOD = """\
+name: good
+actors:
+  alex: {persona: active.member@demo.test}
+steps:
+  - sso_login: {actor: alex}
+  - expect:
+      lms.session: {actor: alex}
+"""
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ScenarioFileError) as caught:
+        parse_scenario(text, "bad.yaml")
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_a_good_file_loads_with_the_line_of_each_step() -> None:
+    loaded = parse_scenario(GOOD, "good.yaml")
+
+    assert [step.kind for step in loaded.scenario.steps] == ["sso_login", "expect"]
+    assert loaded.step_lines == [5, 6]
+
+
+def test_an_unknown_step_is_named_with_its_line() -> None:
+    text = GOOD.replace(
+        "  - sso_login: {actor: alex}", "  - sso_login: {actor: alex}\n  - teleport: {actor: alex}"
+    )
+
+    assert problems_of(text) == [
+        "bad.yaml:6: steps[1]: unknown step 'teleport' (known: add_to_cart, advance_clock, apply_coupon, "
+        "assign_seat, attend_webinar, bulk_order, cancel_order, checkout, clear_faults, complete_course, "
+        "enroll, expect, patch_settings, phone_order, record_payment, refund, set_fault, set_member_status, "
+        "sso_login, sso_logout, start_course, wait_for)"
+    ]
+
+
+def test_an_actor_that_is_not_declared_is_named_with_its_line() -> None:
+    text = GOOD.replace("      lms.session: {actor: alex}", "      lms.session: {actor: robin}")
+
+    assert problems_of(text) == ["bad.yaml:7: steps[1].expect: actor 'robin' is not declared (actors: alex)"]
+
+
+def test_a_wrong_type_says_what_was_expected_and_what_it_got() -> None:
+    text = GOOD + "  - complete_course: {actor: alex, course: ETH-101, score: lots}\n"
+
+    [problem] = problems_of(text)
+    assert problem.startswith("bad.yaml:8: steps[2].complete_course.score: wrong type: ")
+    assert "'lots'" in problem
+
+
+def test_unknown_fields_and_conditions_are_refused() -> None:
+    text = GOOD + "  - checkout: {actor: alex, paymnet: card}\n  - expect: {lms.enrolments: {actor: alex}}\n"
+
+    problems = problems_of(text)
+    assert problems[0].startswith("bad.yaml:9: steps[3].expect: unknown condition 'lms.enrolments'")
+
+
+def test_a_misspelt_field_is_an_unknown_field() -> None:
+    assert problems_of(GOOD + "  - checkout: {actor: alex, paymnet: card}\n") == [
+        "bad.yaml:8: steps[2].checkout.paymnet: unknown field"
+    ]
+
+
+def test_an_order_must_be_made_by_an_earlier_step() -> None:
+    text = GOOD + "  - refund: {order: books}\n  - checkout: {actor: alex, order: books}\n"
+
+    assert problems_of(text) == ["bad.yaml:8: steps[2].refund: order 'books' is not made by an earlier step"]
+
+
+def test_bad_yaml_names_the_line() -> None:
+    assert problems_of("name: x\nsteps:\n  - expect: {lms.session: {actor: alex}\n  - oops\n")[0].startswith(
+        "bad.yaml:4: not valid YAML"
+    )
+
+
+def test_invalid_settings_are_refused_before_anything_runs() -> None:
+    [problem] = problems_of(GOOD + "settings: {sso: {protocol: kerberos}}\n")
+
+    assert problem.startswith("bad.yaml:8: settings: sso.protocol")
+
+
+def test_validate_exits_non_zero_and_lists_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "bad.yaml").write_text(GOOD.replace("actor: alex}\n  - expect", "actor: sam}\n  - expect"))
+
+    result = CliRunner().invoke(scenario, ["validate", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'bad.yaml'}:5: steps[0].sso_login: actor 'sam' is not declared" in result.output
+    ok = CliRunner().invoke(scenario, ["validate", str(tmp_path / "good.yaml")])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_every_published_scenario_is_valid() -> None:
+    for path in sorted(Path(__file__).resolve().parents[2].joinpath("scenarios").glob("*.yaml")):
+        load_scenario(path)
+
+
+def test_every_step_kind_of_the_language_has_a_handler() -> None:
+    from simulator.scenario.model import STEP_KINDS
+    from simulator.scenario.steps import registered_kinds
+
+    assert registered_kinds() == sorted(STEP_KINDS)
