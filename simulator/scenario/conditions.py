@@ -62,13 +62,23 @@ class TranscriptCondition(_Strict):
 
 
 class RecordCondition(_Strict):
-    """A stored writeback record of the actor whose value contains ``value`` (its shape)."""
+    """The actor's stored writeback records (CE transcript, activity history) holding ``value``, and ``sent``
+    as the LMS sent them in their value format (read from the outbox)."""
 
     actor: str
     destination: str | None = None
     activity_code: str | None = None
     format: str | None = None
-    value: dict[str, Any] = Field(default_factory=dict, description="Fields the stored value must hold.")
+    value: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields the stored record must hold: credit_type, credits, completed_on, score, passed, "
+        "certificate_number, activity_title, trigger, value (a profile field's)…",
+    )
+    sent: dict[str, Any] | None = Field(
+        None,
+        description="Fields the record held as the LMS sent it, in its value format (e.g. units, unit_type, "
+        "effective_date, user_fields of 'activity'); nested mappings match by their own fields.",
+    )
     count: Count = 1
 
 
@@ -118,6 +128,8 @@ class OrderCondition(_Strict):
     total: int | None = Field(None, description="Minor units (cents).")
     balance: int | None = Field(None, description="Amount still due, minor units.")
     lines: int | None = None
+    price_class: str | None = Field(None, description="member, student, retired, non_member or default.")
+    entered_by: str | None = Field(None, description="The staff actor who entered a phone order.")
 
 
 class LedgerCondition(_Strict):

@@ -225,7 +225,10 @@ def _reference_problems(scenario: Scenario, root: yaml.Node, filename: str) -> l
 
 def _actor_refs(params: Any) -> list[tuple[tuple[Any, ...], str]]:
     if isinstance(params, Conditions):
-        return [((name, "actor"), c.actor) for name, c in params.given() if getattr(c, "actor", None)]
+        refs = [((name, "actor"), c.actor) for name, c in params.given() if getattr(c, "actor", None)]
+        if params.order is not None and params.order.entered_by:
+            refs.append((("order", "entered_by"), params.order.entered_by))
+        return refs
     refs = []
     for field in ("actor", "staff"):
         value = getattr(params, field, None) if isinstance(params, BaseModel) else None

@@ -220,11 +220,17 @@ class PhoneOrder(_Strict):
     coupon: str | None = None
     payment: PaymentField = Field(default_factory=Payment)
     order: str | None = None
+    error: str | None = Field(
+        None, description="Expect the order to be refused with this code, e.g. not_staff."
+    )
 
 
 class AssignSeat(_Strict):
     order: str = "last"
     actor: str = Field(..., description="An actor, or a group: one seat each.")
+    error: str | None = Field(
+        None, description="Expect each assignment to be refused with this code, e.g. no_free_seat."
+    )
 
 
 class Enroll(_Strict):
@@ -269,6 +275,9 @@ class SetMemberStatus(_Strict):
     status: Literal["active", "grace", "lapsed", "inactive"]
     expiry_date: dt.date | None = Field(None, description="E.g. a renewal's new expiry date.")
     member_type: Literal["regular", "student", "retired", "flex"] | None = None
+    email: str | None = Field(
+        None, max_length=254, description="A new email in the AMS; the actor signs in with it from then on."
+    )
 
 
 class ClearFaults(_Strict):

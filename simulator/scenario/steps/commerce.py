@@ -112,9 +112,16 @@ def bulk_order(ctx: RunContext, params: BulkOrder) -> dict[str, Any]:
 def phone_order(ctx: RunContext, params: PhoneOrder) -> dict[str, Any]:
     person, staff = ctx.one(params.actor), ctx.one(params.staff)
     items = [{"product_code": item.product, "quantity": item.quantity} for item in params.items]
-    order = ctx.tenant.phone_order(
-        person.member_id, staff.member_id, items, payment_body(ctx, params.payment), params.coupon
-    )
+    try:
+        order = ctx.tenant.phone_order(
+            person.member_id, staff.member_id, items, payment_body(ctx, params.payment), params.coupon
+        )
+    except ApiError as exc:
+        if params.error and exc.code == params.error:
+            return {"refused": exc.code, "status": exc.status}
+        raise
+    if params.error:
+        raise StepFailed(f"the phone order should be refused with {params.error}, but it placed an order")
     ctx.remember_order(params.order, order["number"])
     return order_summary(order) | {"entered_by_staff": order.get("entered_by") == staff.member_id}
 
@@ -123,6 +130,19 @@ def phone_order(ctx: RunContext, params: PhoneOrder) -> dict[str, Any]:
 def assign_seat(ctx: RunContext, params: AssignSeat) -> dict[str, Any]:
     number = ctx.order_number(params.order)
     order: dict[str, Any] = {}
+    refused: dict[str, str] = {}
     for person in ctx.each(params.actor):
-        order = ctx.tenant.assign_seat(number, person.member_id)
+        try:
+            order = ctx.tenant.assign_seat(number, person.member_id)
+        except ApiError as exc:
+            if params.error and exc.code == params.error:
+                refused[person.label] = exc.code
+                continue
+            raise
+        if params.error:
+            raise StepFailed(
+                f"assigning a seat to {person.label} should be refused with {params.error}, but it was given"
+            )
+    if params.error:
+        return {"refused": refused, "seats": order_summary(ctx.tenant.order(number)).get("seats")}
     return order_summary(order)

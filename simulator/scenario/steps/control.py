@@ -28,14 +28,21 @@ def set_member_status(ctx: RunContext, params: SetMemberStatus) -> dict[str, Any
         fields["expiry_date"] = params.expiry_date.isoformat()
     if params.member_type is not None:
         fields["member_type"] = params.member_type
+    if params.email is not None:
+        fields["email"] = params.email
 
     def update(person: Person) -> dict[str, Any]:
         member = ctx.tenant.update_member(person.member_id, fields)
-        return {
+        observed = {
             "status": member["status"],
             "member_type": member["member_type"],
             "expiry_date": member["expiry_date"],
         }
+        if params.email is not None:  # the same browser, now signing in with the new address
+            if person.email in ctx.agents:
+                ctx.agents[member["email"]] = ctx.agents.pop(person.email)
+            person.email = observed["email"] = member["email"]
+        return observed
 
     return ctx.per_person(params.actor, update)
 
@@ -56,7 +63,7 @@ def set_fault(ctx: RunContext, params: FaultRuleSpec) -> dict[str, Any]:
 @step("clear_faults")
 def clear_faults(ctx: RunContext, params: ClearFaults) -> dict[str, Any]:
     fired = {
-        rule.get("name") or f"rule {n}": rule.get("fired_count", 0)
+        rule.get("rule", {}).get("name") or f"rule {n}": rule.get("fired_count", 0)
         for n, rule in enumerate(ctx.tenant.faults())
     }
     ctx.tenant.clear_faults()

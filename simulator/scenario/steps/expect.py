@@ -8,6 +8,7 @@ every condition holds or its timeout passes. Failures say what was expected and 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,10 @@ from simulator.scenario.steps import Person, RunContext, StepFailed, step
 
 Check = tuple[list[str], dict[str, Any]]
 FLOAT_TOLERANCE = 1e-6
+WRITEBACK_TOPICS = ("writeback.record", "writeback.batch")  # immediate rules' messages, then batches
+RECORD_FIELDS = (  # a stored record in a step's observations (ids, stamps, certificate numbers left out)
+    "activity_title", "completed_on", "credit_type", "credits", "score", "passed", "value", "trigger",
+)  # fmt: skip
 
 
 def count_ok(spec: m.Count | None, value: int) -> bool:
@@ -55,6 +60,8 @@ class _Mismatches:
 
 
 def _same(expected: Any, observed: Any) -> bool:
+    if isinstance(expected, dt.date) and not isinstance(expected, dt.datetime):
+        expected = expected.isoformat()  # an unquoted YAML date against an API's ISO date
     if (
         isinstance(expected, float | int)
         and isinstance(observed, float | int)
@@ -150,23 +157,57 @@ def check_transcript(ctx: RunContext, cond: m.TranscriptCondition) -> Check:
     return _for_people(ctx, cond.actor, one)
 
 
+def _sent_records(ctx: RunContext, record_ids: set[str]) -> dict[str, Any]:
+    """The records of these envelope ids as the LMS sent them, read from the console's outbox: an
+    immediate rule's message id is the envelope id; a batch message carries envelopes in ``records``."""
+    sent: dict[str, Any] = {}
+    for topic in WRITEBACK_TOPICS:
+        if record_ids <= sent.keys():
+            break
+        for item in ctx.tenant.outbox(topic=topic)["items"]:
+            if topic == WRITEBACK_TOPICS[0] and item["message_id"] not in record_ids:
+                continue
+            payload = ctx.tenant.control("GET", f"/outbox/{item['id']}").get("payload") or {}
+            for envelope in payload.get("records", [payload]) if isinstance(payload, dict) else []:
+                if isinstance(envelope, dict) and envelope.get("id") in record_ids:
+                    sent[envelope["id"]] = envelope.get("record")
+    return sent
+
+
 def check_record(ctx: RunContext, cond: m.RecordCondition) -> Check:
     def one(person: Person) -> Check:
         doc = ctx.tenant.transcript(person.member_id)
-        matching = [
+        stored = doc["records"] + doc["activity"]
+        candidates = [
             record
-            for record in doc["records"] + doc["activity"]
+            for record in stored
             if (cond.destination is None or record["destination"] == cond.destination)
             and (cond.activity_code is None or record["activity_code"] == cond.activity_code)
             and (cond.format is None or record["format"] == cond.format)
-            and _same(cond.value, record["value"] or {})
+        ]
+        sent = _sent_records(ctx, {r["record_id"] for r in candidates}) if cond.sent is not None else {}
+        matching = [
+            record
+            for record in candidates
+            if _same(cond.value, record)
+            and (cond.sent is None or _same(cond.sent, sent.get(record["record_id"])))
         ]
         out = _Mismatches(f"ams.record[{person.label}]")
         out.count("count", cond.count, len(matching))
-        shapes = sorted({(r["destination"], r["format"]) for r in doc["records"] + doc["activity"]})
-        seen = {"matching": len(matching), "stored": [f"{d}/{f}" for d, f in shapes]}
-        if matching:
-            seen["value"] = matching[0]["value"]
+        if out.lines and candidates and not matching:  # say which fields differ on the first candidate
+            first = candidates[0]
+            for key, expected in cond.value.items():
+                out.equal(f"value.{key}", expected, first.get(key))
+            for key, expected in (cond.sent or {}).items():
+                out.equal(f"sent.{key}", expected, (sent.get(first["record_id"]) or {}).get(key))
+        shapes = sorted({(r["destination"], r["format"]) for r in stored})
+        seen: dict[str, Any] = {"matching": len(matching), "stored": [f"{d}/{f}" for d, f in shapes]}
+        shown = matching or candidates
+        if shown:
+            keep = ("destination", "format", "activity_code", *RECORD_FIELDS)
+            seen["record"] = {key: shown[0].get(key) for key in keep}
+            if cond.sent is not None:
+                seen["sent"] = sent.get(shown[0]["record_id"])
         return out.lines, seen
 
     return _for_people(ctx, cond.actor, one)
@@ -224,10 +265,11 @@ def check_order(ctx: RunContext, cond: m.OrderCondition) -> Check:
     out.equal("total", cond.total, order["total"])
     out.equal("balance", cond.balance, order["amount_due"])
     out.equal("lines", cond.lines, len(order["lines"]))
-    seen = {
-        key: order[key]
-        for key in ("status", "channel", "total", "amount_due", "paid_amount", "refunded_amount")
-    }
+    out.equal("price_class", cond.price_class, order.get("price_class"))
+    if cond.entered_by is not None:
+        out.equal("entered_by", ctx.one(cond.entered_by).member_id, order.get("entered_by"))
+    keys = ("status", "channel", "price_class", "total", "amount_due", "paid_amount", "refunded_amount")
+    seen = {key: order.get(key) for key in keys}
     return out.lines, seen
 
 
