@@ -39,7 +39,9 @@ class OutboxQuery(_Strict):
 
 
 class MessagePath(TenantPath):
-    message_id: int = Field(..., ge=1, description="The message's numeric id (`id` in listings).")
+    message_id: int = Field(
+        ..., ge=1, le=2**63 - 1, description="The message's numeric id (`id` in listings)."
+    )
 
 
 class EndpointPath(TenantPath):

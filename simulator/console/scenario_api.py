@@ -88,7 +88,7 @@ class RunQuery(BaseModel):
 
 
 class RunPath(BaseModel):
-    run_id: int = Field(..., ge=1)
+    run_id: int = Field(..., ge=1, le=2**63 - 1, description="The run's id (`id` in the history).")
 
 
 @scenario_api.post(

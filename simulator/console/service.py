@@ -1,4 +1,8 @@
-"""Control-plane services: tenant lifecycle with its seeded state (no Flask here)."""
+"""Control-plane services: tenant lifecycle with its seeded state (no Flask here).
+
+Creating, resetting and reseeding a tenant build its world in one transaction, then register the
+tenant's own LMS as a SAML SP at its AMS (:mod:`simulator.console.saml_setup`, a transaction of its own).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import simulator.models  # noqa: F401 - reset and delete see every tenant-owned 
 from simulator.ams.idp.keys import create_initial_key
 from simulator.config import SandboxConfig
 from simulator.console.commerce_setup import seed_commerce
+from simulator.console.saml_setup import register_lms_service_provider
 from simulator.console.token_setup import seed_token_handoff
 from simulator.console.writeback_setup import seed_writeback
 from simulator.core import tenancy
@@ -66,7 +71,9 @@ def create_seeded_tenant(
         tenant, api_key = tenancy.create_tenant(session, tenant_id, name, settings, seed, members)
         if clock_start is not None:
             tenant.clock_frozen_at = clock_start.astimezone(dt.UTC)
-        return tenant_summary(tenant), api_key, seed_tenant(session, tenant, config)
+        summary, seeded = tenant_summary(tenant), seed_tenant(session, tenant, config)
+    register_lms_service_provider(db, config, tenant_id)
+    return summary, api_key, seeded
 
 
 def reseed_tenant(
@@ -77,7 +84,9 @@ def reseed_tenant(
         tenant = tenancy.get_tenant(session, tenant_id)
         tenant.seed, tenant.seed_members = seed, members
         tenancy.clear_tenant_data(session, tenant_id)
-        return seed_tenant(session, tenant, config)
+        seeded = seed_tenant(session, tenant, config)
+    register_lms_service_provider(db, config, tenant_id)
+    return seeded
 
 
 def reset_tenant(db: Database, config: SandboxConfig, tenant_id: str) -> SeedSummary:
@@ -85,7 +94,9 @@ def reset_tenant(db: Database, config: SandboxConfig, tenant_id: str) -> SeedSum
     with db.session() as session:
         tenant = tenancy.get_tenant(session, tenant_id)
         tenancy.clear_tenant_data(session, tenant_id)
-        return seed_tenant(session, tenant, config)
+        seeded = seed_tenant(session, tenant, config)
+    register_lms_service_provider(db, config, tenant_id)
+    return seeded
 
 
 def ensure_demo_tenant(db: Database, config: SandboxConfig) -> str | None:

@@ -208,7 +208,6 @@ def _set_up(scenario: Scenario, client: SandboxClient, tenant_id: str, fresh: bo
         tenant = client.tenant(tenant_id)
         if scenario.settings:
             tenant.patch_settings(scenario.settings)
-    tenant.register_lms_service_provider()
     ctx = RunContext(tenant)
     today = dt.date.fromisoformat(tenant.clock()["local_now"][:10])
     for name, actor in scenario.actors.items():

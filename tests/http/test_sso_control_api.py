@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from simulator.ams.idp.testing import SamlTestSp
+from simulator.config import SandboxConfig
 from tests.conftest import ADMIN
 
 SPS = "/api/tenants/acme/saml/service-providers"
@@ -19,6 +20,43 @@ CLIENTS = "/api/tenants/acme/oidc/clients"
 @pytest.fixture
 def tenant(make_tenant: Any) -> Any:
     return make_tenant("acme")
+
+
+def registered_entities(console: Any, path: str = SPS) -> list[str]:
+    return [sp["entity_id"] for sp in console.get(path, headers=ADMIN).get_json()["service_providers"]]
+
+
+def lms_entity(config: SandboxConfig, tenant_id: str = "acme") -> str:
+    return f"{config.lms_url}/t/{tenant_id}/saml/metadata"
+
+
+def test_a_new_tenant_has_its_own_lms_registered_as_a_service_provider(
+    console: Any, config: SandboxConfig, tenant: Any
+) -> None:
+    listed = console.get(SPS, headers=tenant.auth).get_json()["service_providers"]
+
+    assert [sp["entity_id"] for sp in listed] == [lms_entity(config)]
+    assert listed[0]["acs"][0]["location"] == f"{config.lms_url}/t/acme/saml/acs"
+    assert (listed[0]["sign"], listed[0]["encrypt_assertion"], listed[0]["attributes"]) == (
+        "both",
+        False,
+        None,
+    )
+
+
+def test_a_reset_registers_the_lms_again_with_the_defaults(
+    console: Any, config: SandboxConfig, tenant: Any, sp: SamlTestSp
+) -> None:
+    lms_sp = console.get(SPS, headers=ADMIN).get_json()["service_providers"][0]
+    console.delete(f"{SPS}/{lms_sp['id']}", headers=ADMIN)
+    console.post(SPS, json={"metadata_xml": sp.metadata()}, headers=ADMIN)
+    assert registered_entities(console) == ["https://sp.example.org/metadata"]
+
+    assert console.post("/api/tenants/acme/reset", headers=ADMIN).status_code == 200
+
+    assert sorted(registered_entities(console)) == sorted(
+        [lms_entity(config), "https://sp.example.org/metadata"]
+    )
 
 
 @pytest.fixture
@@ -36,7 +74,8 @@ def test_register_list_get_and_delete_a_service_provider(console: Any, tenant: A
     assert "metadata_xml" not in body
 
     listed = console.get(SPS, headers=tenant.auth).get_json()["service_providers"]
-    assert [item["id"] for item in listed] == [body["id"]]
+    assert [item["entity_id"] for item in listed if item["id"] == body["id"]] == [body["entity_id"]]
+    assert len(listed) == 2  # besides the tenant's own LMS
     assert console.get(f"{SPS}/{body['id']}", headers=tenant.auth).get_json()["sign"] == "response"
 
     assert console.delete(f"{SPS}/{body['id']}", headers=tenant.auth).status_code == 204
@@ -48,7 +87,7 @@ def test_registering_the_same_entity_again_replaces_it(console: Any, tenant: Any
     second = console.post(SPS, json={"metadata_xml": sp.metadata(), "sign": "assertion"}, headers=ADMIN)
 
     assert second.get_json()["id"] == first["id"]
-    assert len(console.get(SPS, headers=ADMIN).get_json()["service_providers"]) == 1
+    assert registered_entities(console).count("https://sp.example.org/metadata") == 1
 
 
 @pytest.mark.parametrize(
@@ -62,13 +101,15 @@ def test_registering_the_same_entity_again_replaces_it(console: Any, tenant: Any
     ],
 )
 def test_bad_metadata_is_a_422_and_changes_nothing(console: Any, tenant: Any, metadata: str) -> None:
+    before = console.get(SPS, headers=ADMIN).get_json()
+
     response = console.post(SPS, json={"metadata_xml": metadata}, headers=ADMIN)
 
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "invalid_metadata"
     assert "root:" not in response.get_data(as_text=True)
-    assert console.get(SPS, headers=ADMIN).get_json()["service_providers"] == []
+    assert console.get(SPS, headers=ADMIN).get_json() == before
     assert console.get("/healthz").status_code == 200
 
 
@@ -168,13 +209,12 @@ def test_invalid_client_metadata_is_a_422(console: Any, tenant: Any, body: dict[
 
 
 def test_another_tenants_key_sees_nothing(
-    console: Any, tenant: Any, make_tenant: Any, sp: SamlTestSp
+    console: Any, config: SandboxConfig, tenant: Any, make_tenant: Any, sp: SamlTestSp
 ) -> None:
     other = make_tenant("other")
     console.post(SPS, json={"metadata_xml": sp.metadata()}, headers=ADMIN)
 
     assert console.get(SPS, headers=other.auth).status_code == 404
     assert console.get("/api/tenants/acme/keys", headers=other.auth).status_code == 404
-    assert console.get("/api/tenants/other/saml/service-providers", headers=other.auth).get_json() == {
-        "service_providers": []
-    }
+    theirs = console.get("/api/tenants/other/saml/service-providers", headers=other.auth).get_json()
+    assert [item["entity_id"] for item in theirs["service_providers"]] == [lms_entity(config, "other")]

@@ -12,11 +12,12 @@ Example::
 
 from __future__ import annotations
 
-import secrets
+import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from simulator.ams.commerce import ledger
@@ -32,6 +33,8 @@ from simulator.core.clock import tenant_now
 from simulator.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from simulator.core.models import Tenant
 from simulator.core.tenancy import tenant_settings
+
+ORDER_SEQUENCE_DIGITS = 8
 
 
 @dataclass
@@ -94,6 +97,27 @@ def order_json(session: Session, order: Order) -> dict[str, Any]:
     }
 
 
+def next_order_number(session: Session, tenant_id: str, now: dt.datetime) -> str:
+    """``O-YYMMDD-NNNNNNNN``: the business date, then the tenant's order sequence (1, 2, …, eight digits).
+
+    The same story in a fresh tenant gives the same numbers. The sequence is the tenant's order count
+    plus one, read while no other transaction can place an order in the tenant: SQLite's write
+    transactions already hold the database lock (``BEGIN IMMEDIATE``); on PostgreSQL a transaction-level
+    advisory lock per tenant serialises order numbering until commit, so two concurrent checkouts never
+    take the same number (the unique ``(tenant_id, number)`` constraint stays the last guard).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _order_lock_key(tenant_id)})
+    placed = session.scalar(select(func.count()).select_from(Order).where(Order.tenant_id == tenant_id))
+    return f"O-{now:%y%m%d}-{(placed or 0) + 1:0{ORDER_SEQUENCE_DIGITS}d}"
+
+
+def _order_lock_key(tenant_id: str) -> int:
+    """A stable signed 64-bit advisory-lock key for the tenant's order numbering."""
+    digest = hashlib.sha256(f"ams-order-number:{tenant_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def require_staff(session: Session, tenant_id: str, staff_member_id: str | None) -> str:
     """The id of a staff member (``roles`` holds ``staff``) entering an order by phone, else 403."""
     if not staff_member_id:
@@ -119,7 +143,7 @@ def place_order(session: Session, tenant: Tenant, purchase: Purchase) -> dict[st
             errors=[{"field": "expected_total", "message": f"the total now is {priced['total']}"}],
         )
     now = tenant_now(tenant)
-    number = f"O-{now:%y%m%d}-{secrets.token_hex(4).upper()}"
+    number = next_order_number(session, tenant.id, now)
     charge_id = None
     if purchase.payment.card_token is not None and priced["total"] > 0:
         charge = charge_card(

@@ -111,7 +111,7 @@ class RunContext:
             self.orders[name] = number
 
     def order_name(self, number: str) -> str:
-        """The scenario's name for an order number (numbers carry random digits; names do not)."""
+        """The scenario's name for an order number (scenario files refer to orders by name)."""
         names = [name for name, value in self.orders.items() if value == number and name != "last"]
         return names[0] if names else "last"
 

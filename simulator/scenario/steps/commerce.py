@@ -33,8 +33,9 @@ def payment_body(ctx: RunContext, payment: Payment) -> dict[str, Any]:
 
 
 def order_summary(order: dict[str, Any]) -> dict[str, Any]:
-    """What a scenario may rely on about an order (its number carries random digits, so it is left out)."""
+    """What a scenario may rely on about an order (numbers follow the tenant's own sequence)."""
     summary = {
+        "number": order["number"],
         "status": order["status"],
         "channel": order["channel"],
         "price_class": order.get("price_class"),
