@@ -2,9 +2,11 @@
 
 The AMS (IdP/OP) and the LMS (SP/RP) run as real servers — ``sandbox serve ams|lms`` under gunicorn
 (``gthread`` workers) on free 127.0.0.1 ports, over one temporary SQLite database — and a pool of
-client processes plays browsers with httpx (cookies, redirects followed, the AMS login form posted, the
-auto-submitting SAML form submitted). One login is everything a person's browser does, ending on the
-LMS's ``/me`` probe:
+client processes plays browsers (cookies kept, redirects followed, the AMS login form fetched and posted,
+the auto-submitting SAML form submitted). The browsers are :class:`Browser`, a small client on the
+standard library's ``http.client`` with one keep-alive connection per host: the clients share the two
+cores with the servers, and httpx cost about twice the CPU per login. One login is everything a
+person's browser does, ending on the LMS's ``/me`` probe:
 
 - SAML (SP-initiated, HTTP-Redirect AuthnRequest signed by the LMS, HTTP-POST Response): LMS
   ``/login`` → AMS ``/saml/sso`` → AMS login form → POST the form → AMS ``/saml/sso`` (auto-post page)
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import multiprocessing
 import os
@@ -53,6 +56,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 import psutil
@@ -235,31 +239,99 @@ def stop_servers(processes: list[subprocess.Popen[bytes]]) -> None:
 # --- the browsers -----------------------------------------------------------------------------------
 
 
-def browser_login(browser: httpx.Client, lms_url: str, protocol: str) -> None:
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+
+
+class Browser:
+    """Just enough of a browser for a sign-in: keep-alive connections, cookies, redirects, form posts.
+
+    Cookies are kept per host name (not port, as browsers do: the AMS and the LMS share 127.0.0.1) and
+    sent on every request to that host; paths, expiry and attributes are not interpreted, which is
+    enough here because every URL of a sign-in lies under ``/t/{tenant}/``.
+    """
+
+    def __init__(self) -> None:
+        self.connections: dict[str, http.client.HTTPConnection] = {}
+        self.cookies: dict[str, dict[str, str]] = {}
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
+
+    def clear_cookies(self) -> None:
+        self.cookies.clear()
+
+    def request(self, method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Status, final URL and text after following redirects (303 and 302 turn a POST into a GET)."""
+        for _ in range(MAX_REDIRECTS):
+            status, location, text = self._send(method, url, form)
+            if status not in REDIRECTS or location is None:
+                return status, url, text
+            url = urljoin(url, location)
+            if status in (301, 302, 303):
+                method, form = "GET", None
+        raise RuntimeError(f"more than {MAX_REDIRECTS} redirects, last to {url}")
+
+    def _send(self, method: str, url: str, form: dict[str, str] | None) -> tuple[int, str | None, str]:
+        parts = urlsplit(url)
+        jar = self.cookies.setdefault(parts.hostname or "", {})
+        headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in jar.items())} if jar else {}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        for attempt in range(2):  # a kept-alive connection the server closed meanwhile is opened again
+            connection = self.connections.get(parts.netloc)
+            if connection is None:
+                connection = self.connections[parts.netloc] = http.client.HTTPConnection(
+                    parts.netloc, timeout=30
+                )
+            try:
+                connection.request(method, target, body, headers)
+                response = connection.getresponse()
+                text = response.read().decode()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                connection.close()
+                del self.connections[parts.netloc]
+                if attempt:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            jar[name.strip()] = rest.split(";", 1)[0]
+        return response.status, response.headers.get("Location"), text
+
+
+def browser_login(browser: Browser, lms_url: str, protocol: str) -> None:
     """One whole sign-in as a browser does it, from the LMS's /login to its /me probe."""
-    browser.cookies.clear()
-    page = browser.get(f"{lms_url}/t/{TENANT}/login", params={"return_to": f"/t/{TENANT}/me"})
-    if page.status_code != 200 or 'name="password"' not in page.text:
-        raise RuntimeError(f"expected the AMS login form, got {page.status_code} at {page.url}")
-    action, fields = form_fields(page.text)
+    browser.clear_cookies()
+    status, url, page = browser.request("GET", f"{lms_url}/t/{TENANT}/login?return_to=/t/{TENANT}/me")
+    if status != 200 or 'name="password"' not in page:
+        raise RuntimeError(f"expected the AMS login form, got {status} at {url}")
+    action, fields = form_fields(page)
     fields.update({"email": EMAIL, "password": PASSWORD})
-    landed = browser.post(page.url.join(action), data=fields)
+    status, url, landed = browser.request("POST", urljoin(url, action), fields)
     if protocol == "saml":
-        action, fields = form_fields(landed.text)
-        landed = browser.post(action, data=fields)
-    if landed.status_code != 200 or landed.json().get("email") != EMAIL:
-        raise RuntimeError(f"the sign-in did not land on /me: {landed.status_code} {landed.text[:300]}")
+        action, fields = form_fields(landed)
+        status, url, landed = browser.request("POST", action, fields)
+    if status != 200 or json.loads(landed).get("email") != EMAIL:
+        raise RuntimeError(f"the sign-in did not land on /me: {status} {landed[:300]}")
 
 
 def _client_thread(lms_url: str, protocol: str, stop_at: float, counts: list[int], errors: list[str]) -> None:
-    with httpx.Client(follow_redirects=True, timeout=30, verify=False) as browser:
+    browser = Browser()
+    try:
         while time.monotonic() < stop_at:
             try:
                 browser_login(browser, lms_url, protocol)
-            except (httpx.HTTPError, RuntimeError, AssertionError, ValueError) as exc:
+            except (OSError, http.client.HTTPException, RuntimeError, AssertionError, ValueError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
             counts.append(1)
+    finally:
+        browser.close()
 
 
 def _client_process(
@@ -394,7 +466,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
         },
         "setup": {
-            "transport": "real HTTP on 127.0.0.1 (gunicorn gthread), httpx browsers",
+            "transport": "real HTTP on 127.0.0.1 (gunicorn gthread), http.client browsers (keep-alive)",
             "database": "SQLite (WAL) in a temporary directory",
             "ams_lms_workers": args.workers,
             "threads_per_worker": args.threads,
@@ -410,8 +482,9 @@ def main() -> None:
         with context.Pool(args.client_processes) as pool:
             for protocol in args.protocols.split(","):
                 set_protocol(console, protocol)
-                with httpx.Client(follow_redirects=True, timeout=30) as warm:
-                    browser_login(warm, config.lms_url, protocol)
+                warm = Browser()
+                browser_login(warm, config.lms_url, protocol)
+                warm.close()
                 runs = [
                     login_rate(
                         pool,

@@ -3,9 +3,15 @@
 One row per request (``journal_entries``): time, app, method, path, query, request headers and body,
 status, response headers and body, latency, the fault that fired and the remote address. Secrets are
 redacted (:mod:`simulator.core.redaction`) **before** storage, then bodies are truncated to
-``journal_body_limit`` bytes. Each tenant keeps at most ``settings.journal.max_entries`` newest rows:
-the insert and the deletion of older rows happen in one transaction, so the table stays bounded
-(concurrent writers can overshoot by at most their number until the next insert trims again).
+``journal_body_limit`` bytes.
+
+Bounded: each tenant keeps its ``settings.journal.max_entries`` newest rows. Trimming costs a walk over
+that many index entries, so a process trims a tenant's journal on its first insert and then on every
+:func:`trim_interval`-th (``max_entries // 50``, at least 1), in the transaction of that insert. Between
+two trims a process adds at most ``trim_interval - 1`` rows, so a tenant's journal never holds more
+than ``max_entries + P · (max_entries // 50)`` rows with P app processes writing to it (10,000 + 4 · 200
+with the defaults and two workers for each of AMS and LMS); a journal of fewer than 100 entries is
+trimmed on every insert, so it holds exactly ``max_entries``.
 
 Example::
 
@@ -16,10 +22,11 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from simulator.core.db import Database
 from simulator.core.models import JournalEntry, Tenant
@@ -28,6 +35,25 @@ from simulator.core.settings import JournalSettings
 
 REDACTION_INPUT_LIMIT = 1024 * 1024
 """Bodies larger than this are not journaled at all (redacting them would cost too much)."""
+TRIM_FRACTION = 50
+"""A process trims a tenant's journal every ``max_entries // TRIM_FRACTION`` inserts (see above)."""
+
+_journal = JournalEntry.__table__
+_INSERT = insert(_journal)
+_OLDEST_KEPT = (
+    select(_journal.c.id)
+    .where(_journal.c.tenant_id == bindparam("tenant_id"))
+    .order_by(_journal.c.id.desc())
+    .offset(bindparam("keep_offset"))
+    .limit(1)
+    .scalar_subquery()
+)
+_TRIM = delete(_journal).where(_journal.c.tenant_id == bindparam("tenant_id"), _journal.c.id < _OLDEST_KEPT)
+_MAX_ENTRIES = select(Tenant.settings).where(Tenant.id == bindparam("tenant_id"))
+"""Statements are built once: building one costs more than running it."""
+
+_inserts_since_trim: dict[str, int] = {}
+_trim_lock = threading.Lock()
 
 
 @dataclass
@@ -78,46 +104,57 @@ def stored_body(body: bytes, content_type: str | None, limit: int) -> str:
     return redact_body_prefix(body.decode("utf-8", errors="replace"), content_type, limit)
 
 
-def record_request(db: Database, tenant_id: str, record: JournalRecord, body_limit: int) -> int | None:
-    """Store one request of an existing tenant (redacted) and drop entries beyond the tenant's bound.
+def trim_interval(max_entries: int) -> int:
+    """How many inserts a process makes into one tenant's journal between two trims."""
+    return max(1, max_entries // TRIM_FRACTION)
 
-    Returns the new entry's id, or ``None`` when the tenant does not exist.
+
+def _trim_due(tenant_id: str, max_entries: int) -> bool:
+    """Count one insert; true on the process's first insert for the tenant and every interval after."""
+    with _trim_lock:
+        since = _inserts_since_trim.get(tenant_id)
+        if since is None or since + 1 >= trim_interval(max_entries):
+            _inserts_since_trim[tenant_id] = 0
+            return True
+        _inserts_since_trim[tenant_id] = since + 1
+        return False
+
+
+def record_request(
+    db: Database, tenant_id: str, record: JournalRecord, body_limit: int, max_entries: int | None = None
+) -> int | None:
+    """Store one request of an existing tenant (redacted) and keep the tenant's journal bounded.
+
+    ``max_entries`` is the tenant's ``journal.max_entries`` when the caller already holds its settings
+    (the middleware does); otherwise it is read here. Returns the new entry's id, or ``None`` when the
+    tenant does not exist.
     """
-    entry = JournalEntry(
-        tenant_id=tenant_id,
-        at=record.at,
-        app=record.app,
-        method=record.method[:16],
-        path=scrub_text(record.path)[:2048],
-        query=redact_form(record.query),
-        request_headers=redact_headers(record.request_headers),
-        request_body=stored_body(record.request_body, record.request_content_type, body_limit),
-        status=record.status,
-        response_headers=redact_headers(record.response_headers),
-        response_body=stored_body(record.response_body, record.response_content_type, body_limit),
-        latency_ms=round(record.latency_ms, 3),
-        fault=record.fault,
-        remote_addr=record.remote_addr[:64] if record.remote_addr else None,
-    )
-    with db.session() as session:
-        settings = session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
-        if settings is None:
-            return None
-        max_entries = JournalSettings.model_validate(settings.get("journal", {})).max_entries
-        session.add(entry)
-        session.flush()
-        oldest_kept = (
-            select(JournalEntry.id)
-            .where(JournalEntry.tenant_id == tenant_id)
-            .order_by(JournalEntry.id.desc())
-            .offset(max_entries - 1)
-            .limit(1)
-            .scalar_subquery()
-        )
-        session.execute(
-            delete(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.id < oldest_kept)
-        )
-        return entry.id
+    values = {
+        "tenant_id": tenant_id,
+        "at": record.at,
+        "app": record.app,
+        "method": record.method[:16],
+        "path": scrub_text(record.path)[:2048],
+        "query": redact_form(record.query) if record.query else "",
+        "request_headers": redact_headers(record.request_headers),
+        "request_body": stored_body(record.request_body, record.request_content_type, body_limit),
+        "status": record.status,
+        "response_headers": redact_headers(record.response_headers),
+        "response_body": stored_body(record.response_body, record.response_content_type, body_limit),
+        "latency_ms": round(record.latency_ms, 3),
+        "fault": record.fault,
+        "remote_addr": record.remote_addr[:64] if record.remote_addr else None,
+    }
+    with db.engine.begin() as connection:
+        if max_entries is None:
+            settings = connection.execute(_MAX_ENTRIES, {"tenant_id": tenant_id}).scalar()
+            if settings is None:
+                return None
+            max_entries = JournalSettings.model_validate(settings.get("journal", {})).max_entries
+        entry_id = connection.execute(_INSERT, values).inserted_primary_key[0]
+        if _trim_due(tenant_id, max_entries):
+            connection.execute(_TRIM, {"tenant_id": tenant_id, "keep_offset": max_entries - 1})
+        return entry_id
 
 
 def glob_to_like(pattern: str) -> str:

@@ -1,8 +1,12 @@
 """WSGI middleware every AMS and LMS request passes through: the journal outermost, then faults.
 
 Only requests whose path starts with ``/t/{tenant}`` are touched; ``/healthz``, ``/docs`` and the like
-pass straight through. :class:`FaultMiddleware` applies the tenant's fault rules
-(:mod:`simulator.core.faults`) and describes the fault that fired in ``environ['sandbox.fault']``;
+pass straight through. :class:`JournalMiddleware` reads the tenant once per request
+(:func:`simulator.core.tenancy.load_tenant`: the row, its parsed settings and its number of fault rules)
+and leaves it in ``environ['sandbox.tenant']`` for the fault middleware and the views
+(:func:`request_tenant`); requests to a tenant that does not exist are neither journaled nor faulted.
+:class:`FaultMiddleware` applies the tenant's fault rules (:mod:`simulator.core.faults`) — no query at
+all when it has none — and describes the fault that fired in ``environ['sandbox.fault']``;
 :class:`JournalMiddleware` buffers the request and response and writes one journal row
 (:mod:`simulator.core.journal`) — a failure to write is logged, never raised.
 
@@ -31,11 +35,12 @@ from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.faults import ConnectionResetFault, FiredFault, decide_fault
 from simulator.core.journal import JournalRecord, record_request
-from simulator.core.tenancy import TENANT_ID_PATTERN
+from simulator.core.tenancy import TENANT_ID_PATTERN, TenantSnapshot, load_tenant
 
 log = logging.getLogger(__name__)
 
 FAULT_ENVIRON_KEY = "sandbox.fault"
+TENANT_ENVIRON_KEY = "sandbox.tenant"
 REQUEST_BUFFER_LIMIT = 32 * 1024 * 1024
 """Request bodies up to this size are buffered for the journal (larger ones pass on unread)."""
 
@@ -50,6 +55,14 @@ def split_tenant_path(path_info: str) -> tuple[str, str] | None:
     if not TENANT_ID_PATTERN.match(tenant_id):
         return None
     return tenant_id, slash + rest if slash else "/"
+
+
+def request_tenant(environ: dict[str, Any], db: Database, tenant_id: str) -> TenantSnapshot | None:
+    """The tenant of this request: as the middleware read it, else read now (``None``: no such tenant)."""
+    snapshot = environ.get(TENANT_ENVIRON_KEY)
+    if snapshot is not None and snapshot.tenant.id == tenant_id:
+        return snapshot
+    return load_tenant(db, tenant_id)
 
 
 def reset_connection(sock: socket.socket) -> None:
@@ -82,6 +95,10 @@ class FaultMiddleware:
         if target is None:
             return self.app(environ, start_response)
         tenant_id, path = target
+        if TENANT_ENVIRON_KEY in environ:
+            snapshot = environ[TENANT_ENVIRON_KEY]
+            if snapshot is None or snapshot.fault_rule_count == 0:
+                return self.app(environ, start_response)
         try:
             fault = decide_fault(
                 self.db, tenant_id, self.app_name, environ.get("REQUEST_METHOD", "GET"), path
@@ -127,6 +144,14 @@ class JournalMiddleware:
         if target is None:
             return self.app(environ, start_response)
         started = time.perf_counter()
+        try:
+            snapshot = load_tenant(self.db, target[0])
+        except SQLAlchemyError:
+            log.exception("tenant %s could not be read; its request is not journaled", target[0])
+            return self.app(environ, start_response)
+        environ[TENANT_ENVIRON_KEY] = snapshot
+        if snapshot is None:
+            return self.app(environ, start_response)
         record = JournalRecord(
             at=wall_now(),
             app=self.app_name,
@@ -154,17 +179,20 @@ class JournalMiddleware:
                     close()
         except Exception:
             record.status = None
-            self._write(target[0], record, environ, started)
+            self._write(snapshot, record, environ, started)
             raise
         record.response_body = body
-        self._write(target[0], record, environ, started)
+        self._write(snapshot, record, environ, started)
         return [body]
 
-    def _write(self, tenant_id: str, record: JournalRecord, environ: dict[str, Any], started: float) -> None:
+    def _write(
+        self, snapshot: TenantSnapshot, record: JournalRecord, environ: dict[str, Any], started: float
+    ) -> None:
         record.latency_ms = (time.perf_counter() - started) * 1000.0
         record.fault = environ.get(FAULT_ENVIRON_KEY)
+        tenant_id = snapshot.tenant.id
         try:
-            record_request(self.db, tenant_id, record, self.body_limit)
+            record_request(self.db, tenant_id, record, self.body_limit, snapshot.settings.journal.max_entries)
         except Exception:  # the journal must never break a request
             log.exception("could not journal %s %s for tenant %s", record.method, record.path, tenant_id)
 

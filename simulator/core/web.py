@@ -26,8 +26,9 @@ from simulator.core.errors import (
     SandboxError,
     validation_failed_from_pydantic,
 )
+from simulator.core.middleware import request_tenant
 from simulator.core.models import Tenant
-from simulator.core.tenancy import Principal, authenticate, authorize_tenant, get_tenant
+from simulator.core.tenancy import Principal, authenticate, authorize_tenant, tenant_not_found
 
 log = logging.getLogger(__name__)
 
@@ -170,15 +171,23 @@ def tenant_blueprint(
     @blueprint.before_request
     def _resolve_tenant() -> None:
         tenant_id = (request.view_args or {}).get("tenant", "")
-        with database().read() as session:
-            g.tenant = get_tenant(session, tenant_id)
-            if secured:
+        g.tenant = resolve_tenant(tenant_id)
+        if secured:
+            with database().read() as session:
                 g.principal = authenticate(
                     session, request.headers.get("Authorization"), app_state().admin_key
                 )
                 authorize_tenant(session, g.principal, tenant_id)
 
     return blueprint
+
+
+def resolve_tenant(tenant_id: str) -> Tenant:
+    """The request's tenant (read once per request by the middleware); 404 when there is none."""
+    snapshot = request_tenant(request.environ, database(), tenant_id)
+    if snapshot is None:
+        raise tenant_not_found(tenant_id)
+    return snapshot.tenant
 
 
 def current_tenant() -> Tenant:

@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 from simulator.core import faults
 from simulator.core.db import Database
 from simulator.core.faults import ConnectionResetFault, FaultRuleSpec
+from simulator.core.journal import trim_interval
 from tests.conftest import TenantHandle
 
 
@@ -344,6 +345,27 @@ def test_journal_keeps_only_the_newest_entries(
     with db.read() as session:
         stored = session.execute(text("SELECT count(*) FROM journal_entries WHERE tenant_id = 'acme'"))
         assert stored.scalar_one() == 10
+
+
+def test_a_larger_journal_is_trimmed_in_steps_and_stays_bounded(
+    console: Any, lms: Any, acme: TenantHandle, db: Database
+) -> None:
+    patched = console.patch(
+        "/api/tenants/acme/settings", json={"journal": {"max_entries": 100}}, headers=acme.auth
+    )
+    assert patched.status_code == 200
+    slack = trim_interval(100) - 1
+
+    for index in range(130):
+        lms.get(f"/t/acme/page/{index}")
+
+    with db.read() as session:
+        stored = session.execute(text("SELECT count(*) FROM journal_entries WHERE tenant_id = 'acme'"))
+        count = stored.scalar_one()
+    entries = read_journal(console, acme, limit=1000)["entries"]
+    assert slack >= 1
+    assert 100 <= count <= 100 + slack
+    assert [e["path"] for e in entries][-100:] == [f"/t/acme/page/{i}" for i in range(30, 130)]
 
 
 def test_secrets_never_reach_the_journal(console: Any, ams: Any, acme: TenantHandle, db: Database) -> None:

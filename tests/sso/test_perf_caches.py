@@ -1,8 +1,9 @@
 """The in-process caches on the sign-in hot path never serve stale trust: changes are seen at once.
 
-Cached: the AMS's pysaml2 server per tenant (SPs, key, settings), the LMS's parsed IdP metadata and its
-python3-saml settings. A key rotation, an SP registered again or removed, and a changed IdP metadata
-document each take effect on the very next request.
+Cached: the AMS's pysaml2 server per tenant (SPs, key, settings) and the AuthnRequests it accepted, the
+LMS's parsed IdP metadata, its python3-saml settings and the compiled SAML schemas. A key rotation, an SP
+registered again or removed, and a changed IdP metadata document each take effect on the very next
+request; the schema check still refuses what it refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from lxml import etree
 from simulator.ams.idp.testing import SamlTestSp, form_fields
 from simulator.core.settings import SsoSettings
 from simulator.lms.sso.saml import idp as lms_idp
+from simulator.lms.sso.saml.schema import validate_xml
 from simulator.lms.sso.saml.sp import onelogin_settings
 from tests.conftest import ADMIN
 from tests.sso.test_idp_saml import AMS_URL, idp_certificates, register, sign_in
@@ -77,6 +79,38 @@ def test_a_deleted_sp_is_refused_at_once(ams: Any, console: Any, tenant: Any) ->
     refused = answered(ams, sp)
     assert refused.status_code == 403
     assert "Location" not in refused.headers
+
+
+def test_a_request_accepted_before_the_login_form_is_refused_after_it_once_its_sp_is_deleted(
+    ams: Any, console: Any, tenant: Any
+) -> None:
+    sp = SamlTestSp.create(AMS_URL, "acme", idp_certificates(console, "acme"))
+    registered = register(console, sp)
+    _, saml_request = sp.authn_request(deflate=True)
+    url = f"/t/acme/saml/sso?{urlencode({'SAMLRequest': saml_request})}"
+    assert "/t/acme/login" in ams.get(url).headers["Location"]  # accepted: on to the login form
+
+    console.delete(f"/api/tenants/acme/saml/service-providers/{registered['id']}", headers=ADMIN)
+    sign_in(ams)
+
+    refused = ams.get(url)  # the same request, coming back after the login form
+    assert refused.status_code == 403
+    assert "Location" not in refused.headers
+
+
+def test_the_compiled_schema_still_refuses_invalid_messages_every_time() -> None:
+    samlp = "urn:oasis:names:tc:SAML:2.0:protocol"
+    valid = (
+        f'<samlp:Response xmlns:samlp="{samlp}" ID="_r1" Version="2.0" IssueInstant="2024-01-01T00:00:00Z">'
+        '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+        "</samlp:Response>"
+    )
+    invalid = valid.replace(' Version="2.0"', "")
+
+    for _ in range(3):
+        assert validate_xml(invalid, "saml-schema-protocol-2.0.xsd") == "invalid_xml"
+        assert validate_xml(valid, "saml-schema-protocol-2.0.xsd").get("ID") == "_r1"
+    assert validate_xml("<unclosed", "saml-schema-protocol-2.0.xsd") == "unloaded_xml"
 
 
 def test_the_lms_reads_a_changed_idp_metadata_document_again(

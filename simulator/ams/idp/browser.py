@@ -14,8 +14,8 @@ from flask import Blueprint, Response, g, make_response, redirect, render_templa
 from simulator.ams.idp import web_session
 from simulator.core.errors import SandboxError
 from simulator.core.settings import Branding, TenantSettings
-from simulator.core.tenancy import get_tenant, tenant_settings
-from simulator.core.web import app_state, database
+from simulator.core.tenancy import tenant_settings
+from simulator.core.web import app_state, resolve_tenant
 
 
 def idp_blueprint(name: str, import_name: str) -> Blueprint:
@@ -24,9 +24,8 @@ def idp_blueprint(name: str, import_name: str) -> Blueprint:
 
     @blueprint.before_request
     def _resolve_tenant() -> None:
-        with database().read() as session:
-            g.tenant = get_tenant(session, (request.view_args or {}).get("tenant", ""))
-            g.tenant_settings = tenant_settings(g.tenant)
+        g.tenant = resolve_tenant((request.view_args or {}).get("tenant", ""))
+        g.tenant_settings = tenant_settings(g.tenant)
 
     @blueprint.errorhandler(SandboxError)
     def _error_page(error: SandboxError) -> Response:

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from simulator.ams.idp.models import SigningKey
@@ -33,6 +33,7 @@ from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import Conflict
+from simulator.core.tenancy import read_connection
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,25 @@ def active_key(session: Session, tenant_id: str) -> ParsedKey:
     return parsed(rows[0] if rows else _new_key(session, tenant_id, "active"))
 
 
+_ACTIVE_KID = (
+    select(SigningKey.kid)
+    .where(SigningKey.tenant_id == bindparam("tenant_id"), SigningKey.state == "active")
+    .order_by(SigningKey.pk)
+    .limit(1)
+)
+
+
 def ensure_active_key(db: Database, tenant_id: str) -> ParsedKey:
-    """The tenant's active key, read without a write transaction unless the tenant has none yet."""
+    """The tenant's active key, read without a write transaction unless the tenant has none yet.
+
+    The hot path reads only the active ``kid``: a kid is the key's thumbprint, so a key parsed earlier
+    under that kid is the same key.
+    """
+    with read_connection(db) as connection:
+        kid = connection.execute(_ACTIVE_KID, {"tenant_id": tenant_id}).scalar()
+    cached = _cache.get(kid) if kid is not None else None
+    if cached is not None:
+        return cached
     with db.read() as session:
         rows = _keys(session, tenant_id, "active")
         if rows:

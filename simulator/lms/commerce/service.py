@@ -27,7 +27,7 @@ from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
 from simulator.core.errors import BadRequest, NotFound, SandboxError
 from simulator.core.models import Tenant
-from simulator.core.tenancy import tenant_settings
+from simulator.core.tenancy import load_tenant
 from simulator.core.webhooks import WebhookVerificationError, verify
 from simulator.lms.commerce.models import AmsLink, PurchaseGrant, PurchaseSyncState, PurchaseWebhook
 from simulator.lms.commerce.revoke import revoke_enrollment
@@ -187,10 +187,10 @@ def reconcile_at_sign_on(db: Database, tenant_id: str, member_id: str) -> None:
 
     An AMS that does not answer leaves the enrollments as they were (the sign-on itself goes on).
     """
+    snapshot = load_tenant(db, tenant_id)  # settings parsed once per distinct document, not per sign-on
+    if snapshot is None or snapshot.settings.purchase_sync != "next_sign_on":
+        return
     with db.read() as session:
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None or tenant_settings(tenant).purchase_sync != "next_sign_on":
-            return
         link = session.scalar(select(AmsLink).where(AmsLink.tenant_id == tenant_id))
     if link is None:
         return

@@ -14,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
+from simulator.core.tenancy import read_connection
 from simulator.lms.sso.models import ServiceProviderKey
 
 
@@ -49,7 +51,13 @@ def pem_body(certificate_pem: str) -> str:
     return "".join(line for line in lines if line and not line.startswith("-----"))
 
 
-def _material(row: ServiceProviderKey) -> KeyMaterial:
+_KEY_PEMS = select(ServiceProviderKey.private_key_pem, ServiceProviderKey.certificate_pem).where(
+    ServiceProviderKey.tenant_id == bindparam("tenant_id")
+)
+
+
+def _material(row: Any) -> KeyMaterial:
+    """The material of a key row (an ORM row or a Core row with the two PEM columns)."""
     digest = hashlib.sha256(row.certificate_pem.encode()).hexdigest()
     with _lock:
         cached = _cache.get(digest)
@@ -61,11 +69,11 @@ def _material(row: ServiceProviderKey) -> KeyMaterial:
 
 def service_provider_key(db: Database, tenant_id: str) -> KeyMaterial:
     """The tenant's SP key, created (once, even across processes) on first use."""
+    with read_connection(db) as connection:
+        found = connection.execute(_KEY_PEMS, {"tenant_id": tenant_id}).first()
+    if found is not None:
+        return _material(found)
     query = select(ServiceProviderKey).where(ServiceProviderKey.tenant_id == tenant_id)
-    with db.read() as session:
-        row = session.scalar(query)
-        if row is not None:
-            return _material(row)
     key_pem, certificate_pem = generate_key_pair(f"LMS service provider {tenant_id}")
     try:
         with db.session() as session:

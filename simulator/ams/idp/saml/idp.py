@@ -29,7 +29,7 @@ from saml2.saml import NAME_FORMAT_URI, NameID
 from saml2.server import Server
 from saml2.sigver import security_context
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from simulator.ams.idp import keys
 from simulator.ams.idp.attributes import saml_name
@@ -51,6 +51,8 @@ from simulator.core.settings import SsoSettings
 
 AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 SERVER_CACHE_SIZE = 64
+ACCEPTED_REQUESTS_KEPT = 1024
+"""Accepted AuthnRequests an IdP remembers (see :meth:`TenantIdp.parse_authn_request`)."""
 
 
 class SamlRequestRefused(SandboxError):
@@ -123,6 +125,8 @@ class TenantIdp:
         self.sps = sps
         self.kid = kid
         self.sp_metadata = {entity_id: parse_sp_metadata(sp.metadata_xml) for entity_id, sp in sps.items()}
+        self._accepted: OrderedDict[bytes, AuthnRequestInfo] = OrderedDict()
+        self._accepted_lock = threading.Lock()
 
     def parse_authn_request(
         self, saml_request: str, binding: str, query_string: bytes = b""
@@ -134,7 +138,27 @@ class TenantIdp:
         ``AuthnRequestsSigned="true"`` MUST sign: its request is verified against the metadata's signing
         certificates (:mod:`.request_signatures`; ``query_string`` is the raw query of a Redirect-binding
         request) and refused when unsigned or badly signed.
+
+        The outcome depends only on the message (with the query, for Redirect) and on this IdP's state —
+        its SPs, key and settings, which a new :class:`TenantIdp` stands for when they change — so an
+        accepted request is remembered (:data:`ACCEPTED_REQUESTS_KEPT` of them, newest): the same request
+        coming back after the login form is not decoded and verified a second time. Refusals are not
+        remembered.
         """
+        signed_query = query_string if binding == BINDING_HTTP_REDIRECT else b""
+        key = hashlib.sha256(b"\0".join((binding.encode(), saml_request.encode(), signed_query))).digest()
+        accepted = self._accepted.get(key)
+        if accepted is None:
+            accepted = self._checked_authn_request(saml_request, binding, query_string)
+            with self._accepted_lock:
+                self._accepted[key] = accepted
+                while len(self._accepted) > ACCEPTED_REQUESTS_KEPT:
+                    self._accepted.popitem(last=False)
+        return accepted
+
+    def _checked_authn_request(
+        self, saml_request: str, binding: str, query_string: bytes
+    ) -> AuthnRequestInfo:
         if binding == BINDING_HTTP_POST:
             saml_request = self._verified_post_request(saml_request)
         try:
@@ -363,6 +387,13 @@ def _build_server(
     return server
 
 
+_SP_VERSIONS = (
+    select(SamlServiceProvider.pk, SamlServiceProvider.entity_id, SamlServiceProvider.updated_at)
+    .where(SamlServiceProvider.tenant_id == bindparam("tenant_id"))
+    .order_by(SamlServiceProvider.pk)
+)
+
+
 def tenant_idp(
     session: Any, tenant_id: str, ams_url: str, sso: SsoSettings, key: keys.ParsedKey | None = None
 ) -> TenantIdp:
@@ -375,11 +406,7 @@ def tenant_idp(
     key = key or keys.active_key(session, tenant_id)
     versions = [
         (pk, entity_id, updated_at)
-        for pk, entity_id, updated_at in session.execute(
-            select(SamlServiceProvider.pk, SamlServiceProvider.entity_id, SamlServiceProvider.updated_at)
-            .where(SamlServiceProvider.tenant_id == tenant_id)
-            .order_by(SamlServiceProvider.pk)
-        )
+        for pk, entity_id, updated_at in session.execute(_SP_VERSIONS, {"tenant_id": tenant_id})
     ]
     fingerprint = _fingerprint(tenant_id, ams_url, key.kid, versions, sso)
     cached = _servers.get(fingerprint)

@@ -23,7 +23,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
 from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert
 
 from simulator.config import SandboxConfig
 from simulator.core.clock import wall_now
@@ -34,6 +34,8 @@ from simulator.lms.sso.models import PendingAuthnRequest
 from simulator.lms.sso.saml.idp import IdpDescriptor, identity_provider
 
 REQUEST_LIFETIME = dt.timedelta(minutes=10)
+_DROP_EXPIRED_REQUESTS = delete(PendingAuthnRequest).where(PendingAuthnRequest.expires_at < bindparam("now"))
+_REMEMBER_REQUEST = insert(PendingAuthnRequest)
 
 
 @dataclass(frozen=True)
@@ -164,15 +166,16 @@ def start_login(
     redirect_url = auth.login(return_to=return_to)
     request_id = auth.get_last_request_id()
     now = wall_now()
-    with db.session() as session:
-        session.execute(delete(PendingAuthnRequest).where(PendingAuthnRequest.expires_at < now))
-        session.add(
-            PendingAuthnRequest(
-                tenant_id=tenant_id,
-                request_id=request_id,
-                relay_state=return_to,
-                expires_at=now + REQUEST_LIFETIME,
-            )
+    with db.engine.begin() as connection:
+        connection.execute(_DROP_EXPIRED_REQUESTS, {"now": now})
+        connection.execute(
+            _REMEMBER_REQUEST,
+            {
+                "tenant_id": tenant_id,
+                "request_id": request_id,
+                "relay_state": return_to,
+                "expires_at": now + REQUEST_LIFETIME,
+            },
         )
     return LoginStart(request_id=request_id, redirect_url=redirect_url)
 

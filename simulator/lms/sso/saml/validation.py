@@ -38,7 +38,7 @@ from onelogin.saml2.utils import (
     OneLogin_Saml2_ValidationError,
     return_false_on_exception,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from simulator.config import SandboxConfig
@@ -47,6 +47,7 @@ from simulator.core.db import Database
 from simulator.core.errors import SandboxError
 from simulator.core.settings import SsoSettings
 from simulator.lms.sso.models import PendingAuthnRequest, SeenAssertion
+from simulator.lms.sso.saml import schema
 from simulator.lms.sso.saml.idp import identity_provider
 from simulator.lms.sso.saml.sp import SpUrls, onelogin_settings, request_data_for
 
@@ -70,6 +71,8 @@ ONELOGIN_CODES = {
     _Error.DEPRECATED_DIGEST_METHOD: "saml_weak_algorithm",
 }
 """Stable error codes for python3-saml's findings (the rest are ``saml_invalid``)."""
+
+schema.install()  # python3-saml's schema check, on schemas compiled once
 
 
 class SamlResponseMalformed(SandboxError):
@@ -237,6 +240,19 @@ def _check_subject_confirmation(
     )
 
 
+_DROP_EXPIRED_ASSERTIONS = delete(SeenAssertion).where(SeenAssertion.expires_at < bindparam("now"))
+_PENDING_REQUEST = select(PendingAuthnRequest.pk, PendingAuthnRequest.relay_state).where(
+    PendingAuthnRequest.tenant_id == bindparam("tenant_id"),
+    PendingAuthnRequest.request_id == bindparam("request_id"),
+    PendingAuthnRequest.expires_at > bindparam("now"),
+)
+_USE_UP_REQUEST = delete(PendingAuthnRequest).where(PendingAuthnRequest.pk == bindparam("pk"))
+_SEEN_ASSERTION = select(SeenAssertion.pk).where(
+    SeenAssertion.tenant_id == bindparam("tenant_id"), SeenAssertion.assertion_id == bindparam("assertion_id")
+)
+_RECORD_ASSERTION = insert(SeenAssertion)
+
+
 def _consume(
     db: Database,
     tenant_id: str,
@@ -245,12 +261,15 @@ def _consume(
     in_response_to: str | None,
     keep_until: dt.datetime,
 ) -> str | None:
-    """Use up the matching AuthnRequest and record the assertion ID; returns the request's return path."""
+    """Use up the matching AuthnRequest and record the assertion ID; returns the request's return path.
+
+    One write transaction: a refusal rolls it back, so a rejected response uses nothing up.
+    """
     now = wall_now()
     return_to = None
     try:
-        with db.session() as session:
-            session.execute(delete(SeenAssertion).where(SeenAssertion.expires_at < now))
+        with db.engine.begin() as connection:
+            connection.execute(_DROP_EXPIRED_ASSERTIONS, {"now": now})
             if in_response_to is None:
                 if not sso.allow_idp_initiated:
                     raise SamlResponseRejected(
@@ -258,31 +277,27 @@ def _consume(
                         code="saml_unsolicited_response",
                     )
             else:
-                pending = session.scalar(
-                    select(PendingAuthnRequest).where(
-                        PendingAuthnRequest.tenant_id == tenant_id,
-                        PendingAuthnRequest.request_id == in_response_to,
-                        PendingAuthnRequest.expires_at > now,
-                    )
-                )
+                pending = connection.execute(
+                    _PENDING_REQUEST, {"tenant_id": tenant_id, "request_id": in_response_to, "now": now}
+                ).first()
                 if pending is None:
                     raise SamlResponseRejected(
                         f"InResponseTo {in_response_to!r} names no pending request of this SP.",
                         code="saml_wrong_in_response_to",
                     )
                 return_to = pending.relay_state
-                session.delete(pending)
-            seen = session.scalar(
-                select(SeenAssertion.pk).where(
-                    SeenAssertion.tenant_id == tenant_id, SeenAssertion.assertion_id == assertion_id
-                )
-            )
+                connection.execute(_USE_UP_REQUEST, {"pk": pending.pk})
+            seen = connection.execute(
+                _SEEN_ASSERTION, {"tenant_id": tenant_id, "assertion_id": assertion_id}
+            ).first()
             if seen is not None:
                 raise SamlResponseRejected(
                     f"Assertion {assertion_id} was already used.", code="saml_replayed_assertion"
                 )
-            session.add(SeenAssertion(tenant_id=tenant_id, assertion_id=assertion_id, expires_at=keep_until))
-            session.flush()
+            connection.execute(
+                _RECORD_ASSERTION,
+                {"tenant_id": tenant_id, "assertion_id": assertion_id, "expires_at": keep_until},
+            )
     except IntegrityError as exc:  # another process consumed the same assertion at the same moment
         raise SamlResponseRejected(
             f"Assertion {assertion_id} was already used.", code="saml_replayed_assertion"
