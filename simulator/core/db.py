@@ -4,6 +4,15 @@ SQLite runs in WAL mode with foreign keys on and a busy timeout, and write trans
 ``BEGIN IMMEDIATE`` so that two processes (the apps and the worker) never dead-lock upgrading a read
 lock. :meth:`Database.read` gives a deferred transaction for read-only work.
 
+Durability on SQLite (see :data:`SQLITE_PRAGMAS`): ``synchronous=NORMAL`` in WAL mode means a commit
+is written to the WAL but not fsynced; the WAL is fsynced at each checkpoint. A committed transaction
+survives the crash or SIGKILL of any process (the database stays consistent and keeps it); only a power
+loss or an operating-system crash may take back the last transactions before the latest checkpoint —
+never corrupt the file. The WAL is checkpointed every ``wal_autocheckpoint`` pages (about 40 MB) rather
+than SQLite's default 4 MB: a delivery of 500 records dirties hundreds of index pages, and with the
+default nearly every commit paid for a checkpoint (copy back and fsync) on its own. The WAL file is cut
+back to ``journal_size_limit`` after a checkpoint, so it does not keep its peak size on disk.
+
 Example::
 
     db = Database("sqlite:///.sandbox/sandbox.db")
@@ -66,15 +75,24 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 """A JSON column: JSONB on PostgreSQL, JSON text on SQLite."""
 
 
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    "foreign_keys=ON",
+    "synchronous=NORMAL",  # safe against application crashes in WAL mode (see the module docstring)
+    "busy_timeout=30000",
+    "wal_autocheckpoint=10000",  # pages (4 KiB each): checkpoint about every 40 MB of WAL, not every 4 MB
+    "journal_size_limit=67108864",  # bytes: truncate the WAL back to 64 MiB after a checkpoint
+)
+"""Set on every new SQLite connection."""
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

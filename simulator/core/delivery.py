@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from simulator.core.clock import tenant_now, wall_now
@@ -77,14 +77,15 @@ class Answer:
 
 
 def _claimable(tenant_id: str, until: dt.datetime) -> list[Any]:
+    """Due, unleased messages of enabled endpoints. Stated as ``state IN (…) AND next_attempt_at <= until``
+    so that ``ix_outbox_messages_due`` (tenant, state, next attempt) finds them without touching the
+    delivered and dead messages, which pile up: the cost of a claim never grows with the outbox's history."""
     return [
         OutboxMessage.tenant_id == tenant_id,
+        OutboxMessage.state.in_(("pending", "retrying", "in_flight")),
         OutboxMessage.next_attempt_at <= until,
         WebhookEndpoint.enabled.is_(True),
-        or_(
-            OutboxMessage.state.in_(("pending", "retrying")),
-            and_(OutboxMessage.state == "in_flight", OutboxMessage.lease_until < wall_now()),
-        ),
+        or_(OutboxMessage.state != "in_flight", OutboxMessage.lease_until < wall_now()),
     ]
 
 
@@ -136,7 +137,11 @@ def claim_due_messages(
         rows = session.execute(
             select(OutboxMessage, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
-            .where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.claim_token == token)
+            .where(  # the state narrows the index to messages in flight: the token has no index
+                OutboxMessage.tenant_id == tenant_id,
+                OutboxMessage.state == "in_flight",
+                OutboxMessage.claim_token == token,
+            )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         ).all()
         claimed = [

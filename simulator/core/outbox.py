@@ -20,7 +20,7 @@ import email.utils
 import random
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from simulator.core.clock import tenant_now, wall_now
@@ -138,6 +138,40 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def enqueue_many(
+    session: Session,
+    tenant_id: str,
+    *,
+    endpoint: str,
+    topic: str,
+    messages: list[tuple[str, Any]],
+    deliver_after: dt.datetime,
+) -> None:
+    """:func:`enqueue` for many ``(message_id, payload)`` at once: the endpoint is looked up once and the
+    rows are written with one executemany (a bulk of writeback records makes one message per record)."""
+    if not messages:
+        return
+    target = endpoint_by_name(session, tenant_id, endpoint)
+    created_at = wall_now()
+    session.execute(
+        insert(OutboxMessage),
+        [
+            {
+                "tenant_id": tenant_id,
+                "endpoint_id": target.id,
+                "message_id": message_id,
+                "topic": topic,
+                "payload": payload,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": deliver_after,
+                "created_at": created_at,
+            }
+            for message_id, payload in messages
+        ],
+    )
 
 
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
@@ -314,13 +348,15 @@ def list_endpoints(session: Session, tenant_id: str) -> list[dict[str, Any]]:
     return [endpoint_json(endpoint) for endpoint in endpoints]
 
 
+_SUBSCRIBERS = select(WebhookEndpoint.name, WebhookEndpoint.topics).where(
+    WebhookEndpoint.tenant_id == bindparam("tenant_id"),
+    WebhookEndpoint.purpose == "subscriber",
+    WebhookEndpoint.enabled.is_(True),
+)
+"""Built once: it runs on every delivery of CE credits to the inbox."""
+
+
 def subscriber_endpoints(session: Session, tenant_id: str, topic: str) -> list[str]:
     """Names of the tenant's enabled subscriber endpoints that take ``topic`` (no topics: every topic)."""
-    endpoints = session.execute(
-        select(WebhookEndpoint.name, WebhookEndpoint.topics).where(
-            WebhookEndpoint.tenant_id == tenant_id,
-            WebhookEndpoint.purpose == "subscriber",
-            WebhookEndpoint.enabled.is_(True),
-        )
-    ).all()
+    endpoints = session.connection().execute(_SUBSCRIBERS, {"tenant_id": tenant_id}).all()
     return [name for name, topics in endpoints if not topics or topic in topics]

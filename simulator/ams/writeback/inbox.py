@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,12 +26,23 @@ from simulator.ams.writeback.records import CanonicalRecord, Rejected, canonical
 from simulator.core.clock import tenant_now, wall_now
 from simulator.core.errors import SandboxError
 from simulator.core.models import Tenant
-from simulator.core.outbox import enqueue, subscriber_endpoints
+from simulator.core.outbox import enqueue_many, subscriber_endpoints
 from simulator.core.settings import TenantSettings
+from simulator.core.tenancy import tenant_settings
 from simulator.core.webhooks import WebhookVerificationError, verify
 
 CREDIT_RECORDED = "credit.recorded"
 IN_CHUNK = 900
+
+# Built once: on the hot path, building a statement costs more than running it.
+_SECRETS = select(InboxSecret.secret).where(InboxSecret.tenant_id == bindparam("tenant_id"))
+_KNOWN_MEMBERS = select(Member.member_id).where(
+    Member.tenant_id == bindparam("tenant_id"), Member.member_id.in_(bindparam("wanted", expanding=True))
+)
+_STORED_IDS = select(WritebackRecord.record_id).where(
+    WritebackRecord.tenant_id == bindparam("tenant_id"),
+    WritebackRecord.record_id.in_(bindparam("wanted", expanding=True)),
+)
 
 
 def add_inbox_secret(session: Session, tenant_id: str, secret: str) -> None:
@@ -41,7 +52,7 @@ def add_inbox_secret(session: Session, tenant_id: str, secret: str) -> None:
 
 def verify_delivery(session: Session, tenant_id: str, headers: Mapping[str, str], body: bytes) -> str:
     """The delivery's ``webhook-id`` when its signature and timestamp check out, else a 401 error."""
-    secrets = list(session.scalars(select(InboxSecret.secret).where(InboxSecret.tenant_id == tenant_id)))
+    secrets = list(session.connection().execute(_SECRETS, {"tenant_id": tenant_id}).scalars())
     try:
         return verify(secrets, headers, body)
     except WebhookVerificationError as exc:
@@ -69,28 +80,21 @@ def _chunks(values: list[Any]) -> list[list[Any]]:
     return [values[start : start + IN_CHUNK] for start in range(0, len(values), IN_CHUNK)]
 
 
+def _found(session: Session, statement: Any, tenant_id: str, wanted: list[str]) -> set[str]:
+    """The values of ``wanted`` that ``statement`` (one of the prebuilt ``IN`` queries) finds."""
+    connection = session.connection()
+    found: set[str] = set()
+    for chunk in _chunks(wanted):
+        found.update(connection.execute(statement, {"tenant_id": tenant_id, "wanted": chunk}).scalars())
+    return found
+
+
 def _known_members(session: Session, tenant_id: str, member_ids: set[str]) -> set[str]:
-    known: set[str] = set()
-    for chunk in _chunks(sorted(member_ids)):
-        known.update(
-            session.scalars(
-                select(Member.member_id).where(Member.tenant_id == tenant_id, Member.member_id.in_(chunk))
-            )
-        )
-    return known
+    return _found(session, _KNOWN_MEMBERS, tenant_id, sorted(member_ids))
 
 
 def _stored_ids(session: Session, tenant_id: str, record_ids: list[str]) -> set[str]:
-    stored: set[str] = set()
-    for chunk in _chunks(record_ids):
-        stored.update(
-            session.scalars(
-                select(WritebackRecord.record_id).where(
-                    WritebackRecord.tenant_id == tenant_id, WritebackRecord.record_id.in_(chunk)
-                )
-            )
-        )
-    return stored
+    return _found(session, _STORED_IDS, tenant_id, record_ids)
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:
@@ -110,7 +114,7 @@ def ingest(
     left to the database's unique constraint (``ON CONFLICT DO NOTHING``) and explained afterwards,
     so the common case — nothing doubled — costs no natural-key query at all.
     """
-    settings = settings or TenantSettings.model_validate(tenant.settings)
+    settings = settings or tenant_settings(tenant)
     now = tenant_now(tenant)
     received_at = wall_now()
     results: list[dict[str, Any]] = [{} for _ in envelopes]
@@ -328,28 +332,32 @@ def _after_recording(
     credits = [record for record in records if record.destination == "ce_transcript"]
     subscribers = subscriber_endpoints(session, tenant.id, CREDIT_RECORDED) if credits else []
     for endpoint in subscribers:
-        for record in credits:
-            enqueue(
-                session,
-                tenant.id,
-                endpoint=endpoint,
-                topic=CREDIT_RECORDED,
-                message_id="cr_" + hashlib.sha256(f"{record.record_id}|{endpoint}".encode()).hexdigest()[:32],
-                payload={
-                    "type": CREDIT_RECORDED,
-                    "timestamp": now.isoformat(),
-                    "data": {
-                        "record_id": record.record_id,
-                        "member_id": record.member_id,
-                        "activity_code": record.activity_code,
-                        "activity_title": record.activity_title,
-                        "credit_type": record.credit_type,
-                        "credits": record.credits,
-                        "completed_on": record.completed_on.isoformat(),
+        enqueue_many(
+            session,
+            tenant.id,
+            endpoint=endpoint,
+            topic=CREDIT_RECORDED,
+            messages=[
+                (
+                    "cr_" + hashlib.sha256(f"{record.record_id}|{endpoint}".encode()).hexdigest()[:32],
+                    {
+                        "type": CREDIT_RECORDED,
+                        "timestamp": now.isoformat(),
+                        "data": {
+                            "record_id": record.record_id,
+                            "member_id": record.member_id,
+                            "activity_code": record.activity_code,
+                            "activity_title": record.activity_title,
+                            "credit_type": record.credit_type,
+                            "credits": record.credits,
+                            "completed_on": record.completed_on.isoformat(),
+                        },
                     },
-                },
-                deliver_after=now,
-            )
+                )
+                for record in credits
+            ],
+            deliver_after=now,
+        )
 
 
 def _tag(tenant_id: str, record: CanonicalRecord, kind: str, name: str, now: dt.datetime) -> dict[str, Any]:

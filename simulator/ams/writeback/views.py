@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.ams.writeback import inbox, transcript
 from simulator.core.errors import BadRequest, SandboxError, ValidationFailed
-from simulator.core.models import Tenant
-from simulator.core.settings import TenantSettings
+from simulator.core.tenancy import tenant_settings
 from simulator.core.web import Problem, TenantPath, current_tenant, database, tenant_blueprint
 
 inbox_tag = Tag(
@@ -78,14 +77,13 @@ def receive_records(path: TenantPath) -> Any:
     """Receive one envelope (201 accepted, 200 duplicate, 422 rejected) or `{"records": [...]}` (200 with
     a result per record). Requires valid `webhook-id`/`webhook-timestamp`/`webhook-signature` headers."""
     body = request.get_data(cache=True)
-    tenant_id = current_tenant().id
+    tenant = current_tenant()  # read once for the request, its settings parsed once
+    tenant_id = tenant.id
     refused: SandboxError | None = None
     with database().session() as session:
         try:
             webhook_id = inbox.verify_delivery(session, tenant_id, request.headers, body)
-            tenant = session.get(Tenant, tenant_id)
-            assert tenant is not None
-            settings = TenantSettings.model_validate(tenant.settings)
+            settings = tenant_settings(tenant)
             envelopes, bulk = _parse(body, settings.writeback.batch_max_size)
         except SandboxError as exc:
             refused = exc

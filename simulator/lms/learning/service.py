@@ -102,8 +102,12 @@ def enroll(session: Session, tenant: Tenant, member_id: str, course_code: str) -
     """Enrol ``member_id`` in a course; returns (enrollment, created) — enrolling twice returns the first."""
     course = _course(session, tenant.id, course_code)
     learner = _learner(session, tenant, member_id)
-    enrollment = session.scalar(
-        select(Enrollment).where(Enrollment.learner_pk == learner.pk, Enrollment.course_pk == course.pk)
+    enrollment = session.scalar(  # the tenant too, or no index serves it: a scan per enrollment
+        select(Enrollment).where(
+            Enrollment.tenant_id == tenant.id,
+            Enrollment.learner_pk == learner.pk,
+            Enrollment.course_pk == course.pk,
+        )
     )
     if enrollment is not None:
         return enrollment_json(enrollment, course, learner), False

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 BATCH_JOB = "lms.writeback_batch"
 SINGLE_TOPIC = "writeback.record"
 BULK_TOPIC = "writeback.batch"
+SCHEDULED_WINDOWS = "lms.writeback.scheduled_windows"
+"""``Session.info`` key: (transaction, the batch windows it scheduled)."""
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -132,16 +134,28 @@ def route_event(
                     envelope=envelope,
                 )
             )
-            schedule_job(
-                session,
-                tenant_id,
-                BATCH_JOB,
-                due,
-                {"rule": rule.name},
-                dedupe_key=f"{BATCH_JOB}:{rule.name}@{due.isoformat()}",
-            )
+            _schedule_window(session, tenant_id, rule.name, due)
         queued += 1
     return queued
+
+
+def _schedule_window(session: Session, tenant_id: str, rule: str, due: dt.datetime) -> None:
+    """Make sure the rule's batch job for the window at ``due`` exists (one job per rule and window).
+
+    A transaction that holds many records for one window (a bulk import, a busy webinar) schedules it
+    once: the windows scheduled by the current transaction are remembered on the session, and a
+    savepoint (whose rollback could undo the job) always schedules again.
+    """
+    key = f"{BATCH_JOB}:{rule}@{due.isoformat()}"
+    transaction = session.get_transaction()
+    remembered = session.info.get(SCHEDULED_WINDOWS)
+    if remembered is None or remembered[0] is not transaction:
+        remembered = session.info[SCHEDULED_WINDOWS] = (transaction, set())
+    if (tenant_id, key) in remembered[1]:
+        return
+    schedule_job(session, tenant_id, BATCH_JOB, due, {"rule": rule}, dedupe_key=key)
+    if not session.in_nested_transaction():
+        remembered[1].add((tenant_id, key))
 
 
 @job(BATCH_JOB)
