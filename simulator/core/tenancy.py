@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, cast, delete, func, select
+from sqlalchemy import Text, bindparam, cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from simulator.core.clock import wall_now
@@ -133,14 +131,6 @@ def _plain_document(text: str) -> dict[str, Any]:
     return cached
 
 
-@contextmanager
-def read_connection(db: Database) -> Iterator[Connection]:
-    """A Core connection for read-only statements on the hot path (a deferred transaction on SQLite:
-    no write lock). Cheaper than an ORM session by a wide margin when the statement is prebuilt."""
-    with db.engine.connect() as connection:
-        yield connection.execution_options(sqlite_begin="DEFERRED")
-
-
 def load_tenant(db: Database, tenant_id: str) -> TenantSnapshot | None:
     """The tenant as it is now (one indexed query), or ``None`` when there is no such tenant.
 
@@ -149,7 +139,7 @@ def load_tenant(db: Database, tenant_id: str) -> TenantSnapshot | None:
     """
     if not TENANT_ID_PATTERN.match(tenant_id):
         return None
-    with read_connection(db) as connection:
+    with db.read_connection() as connection:
         row = connection.execute(_SNAPSHOT_QUERY, {"tenant_id": tenant_id}).first()
     if row is None:
         return None

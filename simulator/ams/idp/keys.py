@@ -33,7 +33,6 @@ from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import Conflict
-from simulator.core.tenancy import read_connection
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ def ensure_active_key(db: Database, tenant_id: str) -> ParsedKey:
     The hot path reads only the active ``kid``: a kid is the key's thumbprint, so a key parsed earlier
     under that kid is the same key.
     """
-    with read_connection(db) as connection:
+    with db.read_connection() as connection:
         kid = connection.execute(_ACTIVE_KID, {"tenant_id": tenant_id}).scalar()
     cached = _cache.get(kid) if kid is not None else None
     if cached is not None:

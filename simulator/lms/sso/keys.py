@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
-from simulator.core.tenancy import read_connection
 from simulator.lms.sso.models import ServiceProviderKey
 
 
@@ -69,7 +68,7 @@ def _material(row: Any) -> KeyMaterial:
 
 def service_provider_key(db: Database, tenant_id: str) -> KeyMaterial:
     """The tenant's SP key, created (once, even across processes) on first use."""
-    with read_connection(db) as connection:
+    with db.read_connection() as connection:
         found = connection.execute(_KEY_PEMS, {"tenant_id": tenant_id}).first()
     if found is not None:
         return _material(found)
