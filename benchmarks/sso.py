@@ -45,7 +45,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -67,6 +65,7 @@ from simulator.ams.idp.saml.xmlsec_backend import XmlsecBackend, key_reference
 from simulator.ams.idp.testing import form_fields
 from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
+from simulator.scenario.target import free_ports
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sso.json"
 ADMIN_KEY = "bench-admin"
@@ -177,14 +176,6 @@ def crypto_benchmarks(db: Database, ams_url: str, seconds: float) -> dict[str, A
 
 
 # --- the servers ------------------------------------------------------------------------------------
-
-
-def free_ports(count: int) -> list[int]:
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
 
 
 def start_servers(config: SandboxConfig, workers: int, logdir: Path) -> list[subprocess.Popen[bytes]]:

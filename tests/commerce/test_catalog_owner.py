@@ -16,8 +16,8 @@ import pytest
 
 from simulator.config import SandboxConfig
 from simulator.core.db import Database
+from simulator.scenario.target import free_ports
 from tests.conftest import ADMIN, make_config
-from tests.helpers.processes import free_ports
 from tests.helpers.servers import serving
 
 TENANT = "catalog"

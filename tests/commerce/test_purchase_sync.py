@@ -18,8 +18,8 @@ from simulator.core.db import Database
 from simulator.core.outbox_models import WebhookEndpoint
 from simulator.core.webhooks import sign_headers
 from simulator.lms.sso import remote
+from simulator.scenario.target import free_ports
 from tests.conftest import ADMIN, make_config
-from tests.helpers.processes import free_ports
 from tests.sso.sp_support import form_action_and_fields
 from tests.writeback.conftest import FAST_RETRY, World, serve
 

@@ -12,7 +12,8 @@ import pytest
 from simulator.config import SandboxConfig
 from simulator.console import service
 from simulator.core.db import Database
-from tests.helpers.processes import SANDBOX_COMMAND, ProcessGroup, clean_env, free_ports, wait_until
+from simulator.scenario.target import free_ports
+from tests.helpers.processes import SANDBOX_COMMAND, ProcessGroup, clean_env, wait_until
 from tests.helpers.servers import serving
 
 pytestmark = pytest.mark.e2e

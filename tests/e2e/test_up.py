@@ -14,7 +14,8 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from tests.helpers.processes import SANDBOX_COMMAND, ProcessGroup, clean_env, free_ports, wait_until
+from simulator.scenario.target import free_ports
+from tests.helpers.processes import SANDBOX_COMMAND, ProcessGroup, clean_env, wait_until
 
 pytestmark = pytest.mark.e2e
 

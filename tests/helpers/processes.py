@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,15 +31,6 @@ import psutil
 T = TypeVar("T")
 
 SANDBOX_COMMAND = [sys.executable, "-m", "simulator.cli"]
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports that nothing listens on right now (the OS picks them)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
 
 
 def clean_env(**settings: str) -> dict[str, str]:

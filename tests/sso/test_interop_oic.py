@@ -18,8 +18,8 @@ import pytest
 
 from simulator.ams.idp.testing import form_fields
 from simulator.core.db import Database
+from simulator.scenario.target import free_ports
 from tests.conftest import ADMIN, make_config
-from tests.helpers.processes import free_ports
 from tests.helpers.servers import serving
 
 oic = pytest.importorskip("oic")

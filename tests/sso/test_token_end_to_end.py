@@ -21,8 +21,8 @@ import pytest
 
 from simulator.config import SandboxConfig
 from simulator.core.db import Database
+from simulator.scenario.target import free_ports
 from tests.conftest import ADMIN, make_config
-from tests.helpers.processes import free_ports
 from tests.helpers.servers import serving
 from tests.sso.sp_support import form_action_and_fields
 

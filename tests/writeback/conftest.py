@@ -19,8 +19,8 @@ from simulator.ams.writeback.models import WritebackRecord
 from simulator.config import SandboxConfig
 from simulator.core.db import Database
 from simulator.core.outbox_models import OutboxMessage
+from simulator.scenario.target import free_ports
 from tests.conftest import ADMIN, make_config
-from tests.helpers.processes import free_ports
 
 FAST_RETRY = {"schedule_seconds": [0, 5, 300, 1800, 7200], "time_scale": 0.0001, "jitter": 0.0}
 

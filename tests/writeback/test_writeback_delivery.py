@@ -16,9 +16,9 @@ from werkzeug.wrappers import Request, Response
 
 from simulator.cli import main
 from simulator.core.webhooks import verify
+from simulator.scenario.target import free_ports
 from simulator.worker import run_worker_pass
 from tests.conftest import ADMIN
-from tests.helpers.processes import free_ports
 from tests.writeback.conftest import World, serve
 
 REAL_TIME_RETRY = {"schedule_seconds": [0, 5, 300, 1800, 7200], "time_scale": 1.0, "jitter": 0.0}
