@@ -77,7 +77,11 @@ class OidcAuthorizationCode(Base):
     """A one-time authorization code (OAuth 2.0 RFC 6749 §4.1.2), stored as a digest."""
 
     __tablename__ = "idp_oidc_codes"
-    __table_args__ = (UniqueConstraint("tenant_id", "code_hash"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code_hash"),
+        # the nonce replay check runs on every authorize request (twice per login)
+        Index("ix_idp_oidc_codes_nonce", "tenant_id", "client_id", "nonce"),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = tenant_fk()

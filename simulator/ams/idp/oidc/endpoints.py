@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from simulator.ams.idp import keys
 from simulator.ams.idp.models import OidcClient, OidcToken
@@ -75,19 +75,28 @@ def jwks(session: Any, tenant_id: str) -> dict[str, Any]:
     return {"keys": [key.public_jwk() for key in keys.published_keys(session, tenant_id)]}
 
 
+_ACCESS_TOKEN = select(
+    OidcToken.member_id,
+    OidcToken.scope,
+    OidcToken.client_id,
+    OidcToken.access,
+    OidcToken.revoked,
+    OidcToken.expires_at,
+).where(
+    OidcToken.tenant_id == bindparam("tenant_id"),
+    OidcToken.access_token_hash == bindparam("access_token_hash"),
+)
+
+
 def userinfo(access_token: str) -> dict[str, Any] | None:
     """OIDC Core §5.3: the claims for a valid, unexpired, unrevoked access token (None otherwise)."""
     context = current()
-    with context.db.read() as session:
-        row = session.scalar(
-            select(OidcToken).where(
-                OidcToken.tenant_id == context.tenant_id,
-                OidcToken.access_token_hash == digest_key(access_token),
-            )
-        )
-        if row is None or row.revoked or row.expires_at <= wall_now():
-            return None
-        member_id, scope, client_id, access = row.member_id, row.scope, row.client_id, row.access
+    parameters = {"tenant_id": context.tenant_id, "access_token_hash": digest_key(access_token)}
+    with context.db.read_connection() as connection:
+        row = connection.execute(_ACCESS_TOKEN, parameters).first()
+    if row is None or row.revoked or row.expires_at <= wall_now():
+        return None
+    member_id, scope, client_id, access = row.member_id, row.scope, row.client_id, row.access
     claims = user_claims(member_id, scope, client_id)
     if claims is None:
         return None

@@ -11,13 +11,22 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from simulator.ams.idp import keys
 from simulator.ams.idp.models import OidcAuthorizationCode
 from simulator.ams.idp.oidc.provider import Client, SignedInUser, current, user_claims
 
 _jose_keys: dict[str, RSAKey] = {}
+
+_NONCE_USED = (
+    select(OidcAuthorizationCode.pk)
+    .where(
+        OidcAuthorizationCode.tenant_id == bindparam("tenant_id"),
+        OidcAuthorizationCode.client_id == bindparam("client_id"),
+        OidcAuthorizationCode.nonce == bindparam("nonce"),
+    )
+    .limit(1)
+)
 
 
 class TenantOpenIDCode(OpenIDCode):
@@ -25,23 +34,13 @@ class TenantOpenIDCode(OpenIDCode):
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         context = current()
-        with context.db.read() as session:
-            found = session.scalar(
-                select(OidcAuthorizationCode.pk).where(
-                    OidcAuthorizationCode.tenant_id == context.tenant_id,
-                    OidcAuthorizationCode.client_id == request.payload.client_id,
-                    OidcAuthorizationCode.nonce == nonce,
-                )
-            )
-        return found is not None
-
-    def _key(self) -> keys.ParsedKey:
-        context = current()
-        return keys.ensure_active_key(context.db, context.tenant_id)
+        parameters = {"tenant_id": context.tenant_id, "client_id": request.payload.client_id, "nonce": nonce}
+        with context.db.read_connection() as connection:
+            return connection.execute(_NONCE_USED, parameters).first() is not None
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
         """The active key as a JOSE key, parsed once per process (PEM parsing costs ~35 ms)."""
-        key = self._key()
+        key = current().signing_key
         jose_key = _jose_keys.get(key.kid)
         if jose_key is None:
             jose_key = RSAKey.import_key(key.private_key_pem, {"kid": key.kid})
@@ -52,7 +51,7 @@ class TenantOpenIDCode(OpenIDCode):
         return "RS256"
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": "RS256", "kid": self._key().kid, "typ": "JWT"}
+        return {"alg": "RS256", "kid": current().signing_key.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         context = current()

@@ -16,14 +16,16 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, InvalidRequestError, TokenMixin, grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
+from simulator.ams.idp import keys
 from simulator.ams.idp.attributes import claims_for_scopes, member_attributes, released
 from simulator.ams.idp.login import signed_in_member
 from simulator.ams.idp.models import OidcAuthorizationCode, OidcClient, OidcToken
@@ -37,16 +39,38 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 @dataclass(frozen=True)
 class TenantContext:
-    """What the provider needs to know about the tenant of the current request."""
+    """What the provider needs to know about the tenant of the current request.
+
+    One context lives for one request, so what it reads is read once per request: the active signing key
+    (the ID token's ``kid`` header and its signature then come from the same key even if a rotation
+    lands mid-request) and each client looked up (client authentication and the claims released to that
+    client see the same registration).
+    """
 
     db: Database
     tenant_id: str
     issuer: str
     settings: TenantSettings
+    _clients: dict[str, Client | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def token_endpoint(self) -> str:
         return f"{self.issuer}/oidc/token"
+
+    @cached_property
+    def signing_key(self) -> keys.ParsedKey:
+        """The tenant's active signing key."""
+        return keys.ensure_active_key(self.db, self.tenant_id)
+
+    def client(self, client_id: str) -> Client | None:
+        """The registered client ``client_id`` of this tenant, or None."""
+        if client_id not in self._clients:
+            with self.db.read_connection() as connection:
+                row = connection.execute(
+                    _CLIENT, {"tenant_id": self.tenant_id, "client_id": client_id}
+                ).first()
+            self._clients[client_id] = Client(row) if row is not None else None
+        return self._clients[client_id]
 
 
 _context: contextvars.ContextVar[TenantContext] = contextvars.ContextVar("oidc_tenant")
@@ -73,10 +97,19 @@ class SignedInUser:
         return self.member_id
 
 
-class Client(ClientMixin):
-    """An authlib client over a stored :class:`OidcClient` (RFC 7591 metadata)."""
+_CLIENT = select(
+    OidcClient.client_id, OidcClient.client_secret_hash, OidcClient.client_metadata, OidcClient.attributes
+).where(OidcClient.tenant_id == bindparam("tenant_id"), OidcClient.client_id == bindparam("client_id"))
 
-    def __init__(self, row: OidcClient) -> None:
+
+class Client(ClientMixin):
+    """An authlib client over a stored :class:`OidcClient` (RFC 7591 metadata).
+
+    ``row`` is an :class:`OidcClient` or a Core row with its ``client_id``, ``client_secret_hash``,
+    ``client_metadata`` and ``attributes`` columns.
+    """
+
+    def __init__(self, row: Any) -> None:
         self.client_id = row.client_id
         self.secret_hash = row.client_secret_hash
         self.metadata: dict[str, Any] = dict(row.client_metadata)
@@ -160,14 +193,7 @@ class Token(TokenMixin):
 
 
 def query_client(client_id: str) -> Client | None:
-    context = current()
-    with context.db.read() as session:
-        row = session.scalar(
-            select(OidcClient).where(
-                OidcClient.tenant_id == context.tenant_id, OidcClient.client_id == client_id
-            )
-        )
-        return Client(row) if row is not None else None
+    return current().client(client_id)
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
@@ -246,11 +272,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        """Claim the code: one UPDATE marks it used, so a second use finds nothing (RFC 6749 §4.1.2)."""
+        """Claim the code: one UPDATE marks it used and returns it, so a second use finds nothing
+        (RFC 6749 §4.1.2)."""
         context = current()
         now = wall_now()
         with context.db.session() as session:
-            claimed = session.execute(
+            row = session.scalars(
                 update(OidcAuthorizationCode)
                 .where(
                     OidcAuthorizationCode.tenant_id == context.tenant_id,
@@ -260,15 +287,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                     OidcAuthorizationCode.expires_at > now,
                 )
                 .values(used_at=now)
-            )
-            if claimed.rowcount != 1:
-                return None
-            row = session.scalar(
-                select(OidcAuthorizationCode).where(
-                    OidcAuthorizationCode.tenant_id == context.tenant_id,
-                    OidcAuthorizationCode.code_hash == digest_key(code),
-                )
-            )
+                .returning(OidcAuthorizationCode)
+                .execution_options(synchronize_session=False)
+            ).one_or_none()
             return AuthorizationCode(row) if row is not None else None
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -320,11 +341,7 @@ def user_claims(member_id: str, scope: str, client_id: str) -> dict[str, Any] | 
         if found is None:
             return None
         member, organisation = found
-        client = session.scalar(
-            select(OidcClient).where(
-                OidcClient.tenant_id == context.tenant_id, OidcClient.client_id == client_id
-            )
-        )
         values = member_attributes(member, organisation, context.settings.sso, None)
-        values = released(values, client.attributes if client else None)
+    client = context.client(client_id)
+    values = released(values, client.attributes if client else None)
     return claims_for_scopes(values, set(scope.split()), context.settings.sso)

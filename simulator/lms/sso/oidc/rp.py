@@ -8,6 +8,10 @@ provider's ``registration_endpoint`` on first use and kept in ``lms_oidc_clients
 ``state``, ``nonce`` and the PKCE (RFC 7636, S256) verifier are made per login and kept by the caller in
 the browser's session (:class:`PendingLogin`), so a callback only completes in the browser that started it.
 
+The back-channel calls (token and userinfo) share one pooled, thread-safe :class:`httpx.Client` per
+process: keep-alive connections to the provider, no proxy environment, no cookie jar (nothing a provider
+sets can travel from one login to the next).
+
 Example::
 
     url, pending = start_login(db, config, "demo", settings.sso, return_to="/t/demo/me")
@@ -17,19 +21,20 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import requests
 from authlib.common.security import generate_token
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
-from sqlalchemy import select
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from simulator.config import SandboxConfig
@@ -46,6 +51,14 @@ log = logging.getLogger(__name__)
 DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 SCOPES = "openid profile email membership"
 HTTP_TIMEOUT_SECONDS = 10
+
+_backchannel = httpx.Client(
+    timeout=httpx.Timeout(HTTP_TIMEOUT_SECONDS, connect=3.0),
+    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0),
+    trust_env=False,
+    follow_redirects=False,
+    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+)
 
 
 class OidcLoginFailed(SandboxError):
@@ -151,6 +164,13 @@ def _register(config: SandboxConfig, tenant_id: str, endpoint: str, redirect_uri
     return registered
 
 
+_STORED_CLIENT = select(OidcClientRegistration.client_id, OidcClientRegistration.client_secret).where(
+    OidcClientRegistration.tenant_id == bindparam("tenant_id"),
+    OidcClientRegistration.issuer == bindparam("issuer"),
+    OidcClientRegistration.redirect_uri == bindparam("redirect_uri"),
+)
+
+
 def client_credentials(
     db: Database, config: SandboxConfig, tenant_id: str, sso: SsoSettings, op: Provider
 ) -> tuple[str, str | None]:
@@ -163,10 +183,11 @@ def client_credentials(
         OidcClientRegistration.issuer == op.issuer,
         OidcClientRegistration.redirect_uri == redirect_uri,
     )
-    with db.read() as session:
-        stored = session.scalar(query)
-        if stored is not None:
-            return stored.client_id, stored.client_secret
+    parameters = {"tenant_id": tenant_id, "issuer": op.issuer, "redirect_uri": redirect_uri}
+    with db.read_connection() as connection:
+        stored = connection.execute(_STORED_CLIENT, parameters).first()
+    if stored is not None:
+        return stored.client_id, stored.client_secret
     if not op.registration_endpoint:
         raise IdentityProviderUnavailable(
             f"The provider {op.issuer} offers no registration endpoint: set sso.oidc_client_id and "
@@ -206,23 +227,12 @@ def client_credentials(
     return str(registered["client_id"]), registered.get("client_secret")
 
 
-def _oauth_session(client_id: str, client_secret: str | None, redirect_uri: str) -> OAuth2Session:
-    return OAuth2Session(
-        client_id,
-        client_secret,
-        scope=SCOPES,
-        redirect_uri=redirect_uri,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic" if client_secret else "none",
-    )
-
-
 def start_login(
     db: Database, config: SandboxConfig, tenant_id: str, sso: SsoSettings, return_to: str
 ) -> tuple[str, PendingLogin]:
     """The authorization URL (code flow, PKCE S256, state, nonce) and what to keep in the session."""
     op = provider(config, tenant_id, sso)
-    client_id, client_secret = client_credentials(db, config, tenant_id, sso, op)
+    client_id, _ = client_credentials(db, config, tenant_id, sso, op)
     pending = PendingLogin(
         state=generate_token(32),
         nonce=generate_token(32),
@@ -230,13 +240,17 @@ def start_login(
         return_to=return_to,
         issuer=op.issuer,
     )
-    with _oauth_session(client_id, client_secret, callback_url(config, tenant_id)) as oauth:
-        url, _ = oauth.create_authorization_url(
-            op.authorization_endpoint,
-            state=pending.state,
-            nonce=pending.nonce,
-            code_verifier=pending.code_verifier,
-        )
+    url = prepare_grant_uri(
+        op.authorization_endpoint,
+        client_id=client_id,
+        response_type="code",
+        redirect_uri=callback_url(config, tenant_id),
+        scope=SCOPES,
+        state=pending.state,
+        code_challenge=create_s256_code_challenge(pending.code_verifier),
+        code_challenge_method="S256",
+        nonce=pending.nonce,
+    )
     return url, pending
 
 
@@ -263,41 +277,85 @@ def finish_login(
     if op.issuer != pending.issuer:
         raise OidcLoginFailed("The provider changed during the sign-in; start again.", http_status=400)
     client_id, client_secret = client_credentials(db, config, tenant_id, sso, op)
-    try:
-        with _oauth_session(client_id, client_secret, callback_url(config, tenant_id)) as oauth:
-            token = oauth.fetch_token(
-                op.token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=pending.code_verifier,
-                timeout=HTTP_TIMEOUT_SECONDS,
-            )
-            id_token = token.get("id_token")
-            if not id_token:
-                raise OidcLoginFailed("The token response carries no id_token.")
-            claims = validate_id_token(
-                id_token,
-                op.jwks_uri,
-                op.issuer,
-                client_id,
-                pending.nonce,
-                token.get("access_token"),
-                sso.clock_skew_seconds,
-            )
-            if op.userinfo_endpoint:
-                claims = _with_userinfo(oauth, op.userinfo_endpoint, claims)
-    except OAuthError as exc:
-        raise OidcLoginFailed(f"The token endpoint refused the code: {exc.error}.") from exc
-    except requests.RequestException as exc:
-        raise IdentityProviderUnavailable(
-            f"The provider's token or userinfo endpoint failed: {exc}."
-        ) from exc
+    redirect_uri = callback_url(config, tenant_id)
+    token = _redeem_code(
+        op.token_endpoint, client_id, client_secret, redirect_uri, code, pending.code_verifier
+    )
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str) or not id_token:
+        raise OidcLoginFailed("The token response carries no id_token.")
+    access_token = token.get("access_token")
+    claims = validate_id_token(
+        id_token,
+        op.jwks_uri,
+        op.issuer,
+        client_id,
+        pending.nonce,
+        access_token if isinstance(access_token, str) else None,
+        sso.clock_skew_seconds,
+    )
+    if op.userinfo_endpoint:
+        claims = _with_userinfo(op.userinfo_endpoint, token, claims)
     return OidcSignIn(claims=claims, id_token=id_token, return_to=pending.return_to)
 
 
-def _with_userinfo(oauth: OAuth2Session, endpoint: str, claims: dict[str, Any]) -> dict[str, Any]:
-    """Merge userinfo into the claims; its ``sub`` MUST equal the ID token's (OIDC Core §5.3.2)."""
-    response = oauth.get(endpoint, timeout=HTTP_TIMEOUT_SECONDS)
+def _backchannel_call(method: str, url: str, **options: Any) -> httpx.Response:
+    try:
+        response = _backchannel.request(method, url, **options)
+    except httpx.HTTPError as exc:
+        raise IdentityProviderUnavailable(f"The provider's endpoint {url} failed: {exc}.") from exc
+    if response.status_code >= 500:
+        raise IdentityProviderUnavailable(f"The provider's endpoint {url} answered {response.status_code}.")
+    return response
+
+
+def _redeem_code(
+    endpoint: str,
+    client_id: str,
+    client_secret: str | None,
+    redirect_uri: str,
+    code: str,
+    code_verifier: str,
+) -> dict[str, Any]:
+    """RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5); client_secret_basic (§2.3.1) when there is a secret."""
+    form = {
+        "grant_type": "authorization_code",
+        "redirect_uri": redirect_uri,
+        "code": code,
+        "code_verifier": code_verifier,
+    }
+    headers = {"Accept": "application/json"}
+    if client_secret:
+        credentials = base64.b64encode(f"{client_id}:{client_secret}".encode("latin1")).decode()
+        headers["Authorization"] = f"Basic {credentials}"
+    else:
+        form["client_id"] = client_id
+    response = _backchannel_call("POST", endpoint, data=form, headers=headers)
+    try:
+        token = response.json()
+    except ValueError:
+        token = None
+    if not isinstance(token, dict):
+        raise IdentityProviderUnavailable(
+            f"The token endpoint answered {response.status_code} without a JSON object."
+        )
+    if "error" in token:
+        raise OidcLoginFailed(f"The token endpoint refused the code: {token['error']}.")
+    return token
+
+
+def _with_userinfo(endpoint: str, token: Mapping[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
+    """Merge userinfo into the claims; its ``sub`` MUST equal the ID token's (OIDC Core §5.3.2).
+
+    The access token is sent as a bearer token (RFC 6750 §2.1); OIDC Core §3.1.3.3 says its type MUST be
+    Bearer.
+    """
+    access_token = token.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise OidcLoginFailed("The token response carries no access_token.")
+    if str(token.get("token_type", "")).lower() != "bearer":
+        raise OidcLoginFailed(f"The token type {token.get('token_type')!r} is not Bearer.")
+    response = _backchannel_call("GET", endpoint, headers={"Authorization": f"Bearer {access_token}"})
     if response.status_code != 200:
         raise OidcLoginFailed(f"The userinfo endpoint answered {response.status_code}.")
     try:
