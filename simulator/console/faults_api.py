@@ -68,9 +68,11 @@ def replace_faults(path: TenantPath, body: FaultRuleList) -> dict[str, Any]:
     return {"rules": faults.replace_rules(database(), tenant_id, body.rules)}
 
 
-@faults_api.post("/tenants/<tenant>/faults", tags=[faults_tag], responses={201: FaultRuleOut, 422: Problem})
+@faults_api.post(
+    "/tenants/<tenant>/faults", tags=[faults_tag], responses={201: FaultRuleOut, 409: Problem, 422: Problem}
+)
 def append_fault(path: TenantPath, body: FaultRuleSpec) -> tuple[Any, int, dict[str, str]]:
-    """Add one rule after the existing ones."""
+    """Add one rule after the existing ones (409 when the tenant already has the most rules allowed)."""
     tenant_id = authorized_tenant_id(path.tenant)
     rule = faults.append_rule(database(), tenant_id, body)
     return created(rule, f"/api/tenants/{tenant_id}/faults/{rule['id']}")

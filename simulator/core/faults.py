@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, select, update
 
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
-from simulator.core.errors import NotFound, validation_failed_from_pydantic
+from simulator.core.errors import Conflict, NotFound, validation_failed_from_pydantic
 from simulator.core.models import FaultRule
 
 MAX_DELAY_MS = 60_000.0
@@ -350,10 +350,18 @@ def replace_rules(
 
 
 def append_rule(db: Database, tenant_id: str, rule: FaultRuleSpec | Mapping[str, Any]) -> dict[str, Any]:
-    """Add one rule after the tenant's existing ones."""
+    """Add one rule after the tenant's existing ones (at most :data:`MAX_RULES` in all, as for a replace)."""
     spec = parse_rule(rule)
     with db.session() as session:
-        last = session.scalar(select(func.max(FaultRule.position)).where(FaultRule.tenant_id == tenant_id))
+        count, last = session.execute(
+            select(func.count(), func.max(FaultRule.position)).where(FaultRule.tenant_id == tenant_id)
+        ).one()
+        if count >= MAX_RULES:
+            raise Conflict(
+                f"Tenant '{tenant_id}' already has {count} fault rules, the most a tenant may have; "
+                "delete or clear some first.",
+                code="too_many_fault_rules",
+            )
         row = FaultRule(
             tenant_id=tenant_id,
             position=0 if last is None else last + 1,

@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from simulator.core import faults
 from simulator.core.db import Database
-from simulator.core.faults import ConnectionResetFault, FaultRuleSpec
+from simulator.core.faults import MAX_RULES, ConnectionResetFault, FaultRuleSpec
 from simulator.core.journal import trim_interval
 from tests.conftest import TenantHandle
 
@@ -226,6 +226,18 @@ def test_append_adds_after_existing_rules(console: Any, lms: Any, acme: TenantHa
     assert response.get_json()["position"] == 1
     assert response.get_json()["rule"]["status"] == 503
     assert statuses(lms, "/t/acme/x", 3) == [500, 503, 503]  # first rule that matches and fires wins
+
+
+def test_adding_one_rule_at_a_time_stops_at_the_same_bound_as_a_replace(
+    console: Any, lms: Any, acme: TenantHandle
+) -> None:
+    put_faults(console, acme, *[{"status": 500, "path": f"/rule-{n}"} for n in range(MAX_RULES)])
+    response = console.post("/api/tenants/acme/faults", json={"status": 503}, headers=acme.auth)
+
+    assert response.status_code == 409
+    assert response.get_json()["code"] == "too_many_fault_rules"
+    assert len(list_faults(console, acme)) == MAX_RULES
+    assert lms.get("/t/acme/x").status_code == 404  # the refused rule changed nothing
 
 
 # --- matching and isolation ----------------------------------------------------------------------------
