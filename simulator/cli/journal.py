@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -122,16 +123,16 @@ def journal_tail(
         for entry in entries:
             click.echo(json.dumps(entry) if as_json else format_entry(entry))
 
-    newest: deque[dict[str, Any]] = deque(maxlen=limit)
-    since = _read_after(db, tenant_id, query, newest.extend)
-    show(list(newest))
-    if not follow:
-        return
     try:
-        while True:
+        newest, since = list_entries(db, tenant_id, replace(query, limit=limit, newest=True))
+        show(newest)
+        while follow:
             since = _read_after(db, tenant_id, replace(query, since=since), show)
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         return
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         db.dispose()

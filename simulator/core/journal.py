@@ -85,7 +85,11 @@ class JournalRecord:
 
 @dataclass(frozen=True)
 class JournalFilter:
-    """Which entries to list: those after ``since`` that match every given criterion, oldest first."""
+    """Which entries to list: those after ``since`` that match every given criterion, oldest first.
+
+    ``newest``: the last ``limit`` of them instead of the first (still listed oldest first), as
+    ``tail`` starts.
+    """
 
     since: int = 0
     app: str | None = None
@@ -93,6 +97,7 @@ class JournalFilter:
     status: int | None = None
     method: str | None = None
     limit: int = 100
+    newest: bool = False
 
 
 def stored_body(body: bytes, content_type: str | None, limit: int) -> str:
@@ -202,9 +207,12 @@ def list_entries(db: Database, tenant_id: str, query: JournalFilter) -> tuple[li
         if pattern.startswith("/") and not pattern.startswith("/t/"):
             pattern = f"/t/{tenant_id}{pattern}"
         statement = statement.where(JournalEntry.path.like(glob_to_like(pattern), escape="\\"))
-    statement = statement.order_by(JournalEntry.id).limit(query.limit)
+    order = JournalEntry.id.desc() if query.newest else JournalEntry.id
+    statement = statement.order_by(order).limit(query.limit)
     with db.read() as session:
         entries = [entry_out(entry) for entry in session.scalars(statement)]
+    if query.newest:
+        entries.reverse()
     next_since = entries[-1]["id"] if entries else query.since
     return entries, next_since
 

@@ -4,6 +4,7 @@ and Ctrl-C ends it cleanly, like `tail -f`."""
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -50,3 +51,38 @@ def test_follow_prints_each_new_request_and_stops_cleanly_on_ctrl_c(
     assert [line.split()[3] for line in lines] == ["/t/acme/before-tail", "/t/acme/while-following?n=1"]
     assert "Traceback" not in tail.stderr
     assert "Aborted" not in tail.stderr
+
+
+def test_follow_stops_quietly_when_its_reader_goes_away(config: SandboxConfig, db: Database) -> None:
+    """`sandbox journal tail -f | head -1`: once the pipe closes, the next line ends the command, with
+    no broken-pipe traceback."""
+    from simulator.ams.app import create_app
+
+    service.create_seeded_tenant(db, config, "acme")
+    [port] = free_ports(1)
+    with serving((port, create_app(config, db))):
+        httpx.get(f"http://127.0.0.1:{port}/t/acme/before-tail")
+        tail = subprocess.Popen(
+            [
+                *SANDBOX_COMMAND, "journal", "tail", "--tenant", "acme", "--limit", "1", "--follow",
+                "--database-url", config.resolved_database_url, "--data-dir", str(config.data_dir),
+            ],
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert tail.stdout is not None
+            assert "/t/acme/before-tail" in tail.stdout.readline().decode()
+            tail.stdout.close()
+
+            httpx.get(f"http://127.0.0.1:{port}/t/acme/after-the-reader-left")
+            assert tail.wait(timeout=30) == 0
+        finally:
+            tail.kill()
+            tail.wait()
+    assert tail.stderr is not None
+    errors = tail.stderr.read().decode()
+    tail.stderr.close()
+    assert "Traceback" not in errors
+    assert "BrokenPipe" not in errors
