@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_openapi3 import APIBlueprint, Info, OpenAPI, Tag
+from itsdangerous import URLSafeTimedSerializer
 from pydantic import BaseModel, Field, ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -75,6 +77,25 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with its signing serializer built once per set of secret keys.
+
+    Flask builds a serializer on every request, signed in or not, and itsdangerous serialises a probe
+    document to build one; the cookies, their signatures and their lifetime are Flask's own.
+    """
+
+    def __init__(self) -> None:
+        self._serializer: tuple[tuple[str | bytes | None, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        cached = self._serializer
+        if cached is None or cached[0] != keys:
+            cached = (keys, super().get_signing_serializer(app))
+            self._serializer = cached
+        return cached[1]
+
+
 def problem_response(error: SandboxError) -> Response:
     response = jsonify(error.to_problem(instance=request.path if request else None))
     response.status_code = error.http_status
@@ -127,6 +148,7 @@ def build_app(
     )
     app.config["SECRET_KEY"] = config.flask_secret_key()
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
+    app.session_interface = CookieSessionInterface()
     app.json.sort_keys = False
     db = db or Database(config.resolved_database_url)
     app.extensions["sandbox"] = AppState(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
 
-from simulator.core.tenancy import get_tenant, tenant_settings
-from simulator.core.web import app_state, database
+from simulator.core.tenancy import tenant_settings
+from simulator.core.web import app_state, resolve_tenant
 from simulator.lms.sso import session as sign_in
 
 lms_home = Blueprint("lms_home", __name__, url_prefix="/t/<tenant>")
@@ -14,8 +14,7 @@ lms_home = Blueprint("lms_home", __name__, url_prefix="/t/<tenant>")
 @lms_home.get("/")
 def home(tenant: str) -> Response:
     """Sign-in state, links to sign in and to "My learning", and the SP's published documents."""
-    with database().read() as session:
-        settings = tenant_settings(get_tenant(session, (request.view_args or {}).get("tenant", tenant)))
+    settings = tenant_settings(resolve_tenant(tenant))
     html = render_template(
         "lms_home.html",
         tenant=tenant,
