@@ -129,6 +129,20 @@ def test_discovery_document(ams: Any, tenant: Any) -> None:
     }
 
 
+def test_discovery_lists_every_released_claim_under_the_tenants_names(
+    ams: Any, console: Any, tenant: Any
+) -> None:
+    before = set(ams.get("/t/acme/.well-known/openid-configuration").get_json()["claims_supported"])
+    assert {"sub", "email", "member_id", "record_type", "member_status", "access"} <= before
+
+    patch = {"sso": {"attribute_names": {"member_status": "urn:imis:MemberStatus"}}}
+    assert console.patch("/api/tenants/acme/settings", json=patch, headers=ADMIN).status_code == 200
+    after = set(ams.get("/t/acme/.well-known/openid-configuration").get_json()["claims_supported"])
+
+    assert "urn:imis:MemberStatus" in after
+    assert "member_status" not in after
+
+
 def test_jwks_publishes_the_signing_key(ams: Any, console: Any, tenant: Any) -> None:
     jwks = ams.get("/t/acme/oidc/jwks").get_json()
     keys = console.get("/api/tenants/acme/keys", headers=ADMIN).get_json()["keys"]

@@ -11,15 +11,20 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import bindparam, select
 
 from simulator.ams.idp import keys
+from simulator.ams.idp.attributes import CANONICAL_ATTRIBUTES, claim_name
 from simulator.ams.idp.models import OidcClient, OidcToken
 from simulator.ams.idp.oidc.clients import SUPPORTED_SCOPES
 from simulator.ams.idp.oidc.provider import current, user_claims
 from simulator.core.clock import wall_now
 from simulator.core.security import digest_key
+from simulator.core.settings import SsoSettings
+
+PROTOCOL_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "email_verified")
+"""Claims of the protocol itself; the member's attributes follow, under the tenant's names."""
 
 
-def discovery_document(issuer: str) -> dict[str, Any]:
-    """OpenID Connect Discovery 1.0 §3 provider metadata."""
+def discovery_document(issuer: str, sso: SsoSettings) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3 provider metadata (``claims_supported`` as the tenant names them)."""
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/oidc/authorize",
@@ -42,26 +47,8 @@ def discovery_document(issuer: str) -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
-            "sub",
-            "iss",
-            "aud",
-            "exp",
-            "iat",
-            "auth_time",
-            "nonce",
-            "at_hash",
-            "email",
-            "email_verified",
-            "given_name",
-            "family_name",
-            "name",
-            "member_id",
-            "member_type",
-            "member_status",
-            "membership_expires",
-            "organisation",
-            "organisation_id",
-            "access",
+            *PROTOCOL_CLAIMS,
+            *(claim_name(attribute, sso) for attribute in CANONICAL_ATTRIBUTES),
         ],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

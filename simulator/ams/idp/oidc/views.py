@@ -16,7 +16,8 @@ from simulator.ams.idp.login import signed_in_member
 from simulator.ams.idp.oidc import clients, endpoints, provider
 from simulator.ams.idp.oidc.extensions import PrivateKeyJwt, TenantOpenIDCode
 from simulator.core.errors import validation_failed_from_pydantic
-from simulator.core.web import app_state, database
+from simulator.core.tenancy import tenant_settings
+from simulator.core.web import app_state, database, resolve_tenant
 
 oidc_pages = browser.idp_blueprint("ams_oidc", __name__)
 
@@ -62,7 +63,7 @@ def _json(body: Any, status: int = 200, **headers: str) -> Response:
 @oidc_pages.get("/.well-known/openid-configuration")
 def discovery(tenant: str) -> Response:
     """OpenID Connect Discovery 1.0 provider metadata."""
-    return jsonify(endpoints.discovery_document(_issuer()))
+    return jsonify(endpoints.discovery_document(_issuer(), tenant_settings(resolve_tenant(tenant)).sso))
 
 
 @oidc_pages.get("/oidc/jwks")
