@@ -17,17 +17,16 @@ from simulator.ams.idp import browser
 from simulator.ams.service import find_member
 from simulator.core.errors import SandboxError
 from simulator.core.models import Tenant
-from simulator.core.tenancy import get_tenant, tenant_settings
-from simulator.core.web import database
+from simulator.core.tenancy import tenant_settings
+from simulator.core.web import database, resolve_tenant
 
 store_pages = Blueprint("ams_store", __name__, url_prefix="/t/<tenant>")
 
 
 @store_pages.before_request
 def _resolve_tenant() -> None:
-    with database().read() as session:
-        g.tenant = get_tenant(session, (request.view_args or {}).get("tenant", ""))
-        g.tenant_settings = tenant_settings(g.tenant)
+    g.tenant = resolve_tenant((request.view_args or {}).get("tenant", ""))
+    g.tenant_settings = tenant_settings(g.tenant)
 
 
 @store_pages.errorhandler(SandboxError)

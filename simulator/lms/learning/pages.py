@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.core.errors import Forbidden, SandboxError
 from simulator.core.models import Tenant
-from simulator.core.tenancy import get_tenant, tenant_settings
-from simulator.core.web import app_state, database
+from simulator.core.tenancy import tenant_settings
+from simulator.core.web import app_state, database, resolve_tenant
 from simulator.lms.learning import service
 from simulator.lms.sso import provisioning
 from simulator.lms.sso import session as browser
@@ -52,8 +52,7 @@ class NotSignedIn(Exception):
 
 @learning_pages.before_request
 def _resolve_tenant() -> None:
-    with database().read() as db_session:
-        g.tenant = get_tenant(db_session, (request.view_args or {}).get("tenant", ""))
+    g.tenant = resolve_tenant((request.view_args or {}).get("tenant", ""))
 
 
 @learning_pages.errorhandler(NotSignedIn)
