@@ -128,13 +128,7 @@ def add_to_cart(session: Session, tenant: Tenant, member_id: str, product_code: 
             code="product_unavailable",
             errors=[{"field": "product_code", "message": "not active"}],
         )
-    row = session.scalar(
-        select(CartItem).where(
-            CartItem.tenant_id == tenant.id,
-            CartItem.member_id == member_id,
-            CartItem.product_code == product_code,
-        )
-    )
+    row = _cart_line(session, tenant.id, member_id, product_code)
     if row is None:
         session.add(
             CartItem(
@@ -150,16 +144,20 @@ def add_to_cart(session: Session, tenant: Tenant, member_id: str, product_code: 
     session.flush()
 
 
-def set_quantity(session: Session, tenant: Tenant, member_id: str, product_code: str, quantity: int) -> None:
-    """Set a cart line's quantity; 0 removes it."""
-    find_member(session, tenant.id, member_id)
-    row = session.scalar(
+def _cart_line(session: Session, tenant_id: str, member_id: str, product_code: str) -> CartItem | None:
+    return session.scalar(
         select(CartItem).where(
-            CartItem.tenant_id == tenant.id,
+            CartItem.tenant_id == tenant_id,
             CartItem.member_id == member_id,
             CartItem.product_code == product_code,
         )
     )
+
+
+def set_quantity(session: Session, tenant: Tenant, member_id: str, product_code: str, quantity: int) -> None:
+    """Set a cart line's quantity; 0 removes it."""
+    find_member(session, tenant.id, member_id)
+    row = _cart_line(session, tenant.id, member_id, product_code)
     if row is None:
         raise NotFound(f"'{product_code}' is not in the cart.", code="not_in_cart")
     if quantity == 0:
