@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from simulator.core.web import TenantPath
+from simulator.core.web import RequestParameters, TenantPath
 
 RecordType = Literal["member", "non_member", "prospect"]
 MemberType = Literal["regular", "student", "retired", "flex"]
@@ -22,7 +22,7 @@ class MemberPath(TenantPath):
     member_id: str = Field(..., max_length=32, description="The member's stable id, e.g. M100001.")
 
 
-class PageQuery(BaseModel):
+class PageQuery(RequestParameters):
     limit: int = Field(50, ge=1, le=500, description="Page size (1–500).")
     cursor: str | None = Field(None, max_length=200, description="`next_cursor` of the previous page.")
 

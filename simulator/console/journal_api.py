@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulator.core import journal
 from simulator.core.web import (
     Problem,
+    RequestParameters,
     TenantPath,
     authorized_tenant_id,
     database,
@@ -27,7 +28,7 @@ journal_api = APIBlueprint(
 )
 
 
-class JournalQuery(BaseModel):
+class JournalQuery(RequestParameters):
     model_config = ConfigDict(extra="forbid")
 
     since: int = Field(0, ge=0, description="Only entries with a larger id (pass the last next_since).")

@@ -12,7 +12,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.core import outbox
-from simulator.core.web import Problem, TenantPath, authorized_tenant_id, created, database
+from simulator.core.web import Problem, RequestParameters, TenantPath, authorized_tenant_id, created, database
 
 outbox_tag = Tag(
     name="outbox", description="Outgoing signed webhooks: delivery state, attempts, dead letters"
@@ -31,7 +31,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class OutboxQuery(_Strict):
+class OutboxQuery(RequestParameters, _Strict):
     state: MessageState | None = None
     topic: str | None = Field(None, max_length=80)
     since: int | None = Field(None, ge=0, description="Return messages after this id.")

@@ -14,7 +14,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.console import scenario_runs
-from simulator.core.web import Problem, created, database, require_admin, require_principal
+from simulator.core.web import Problem, RequestParameters, created, database, require_admin, require_principal
 
 scenarios_tag = Tag(name="scenarios", description="Past scenario runs: timelines and what each step observed")
 scenario_api = APIBlueprint(
@@ -80,7 +80,7 @@ class RunOut(RunSummary):
     result: RunResultIn
 
 
-class RunQuery(BaseModel):
+class RunQuery(RequestParameters):
     model_config = ConfigDict(extra="forbid")
 
     scenario: str | None = Field(None, max_length=200, description="Only runs of this scenario (its name).")

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from tests.conftest import ADMIN_KEY
+
 
 @pytest.mark.parametrize("app_name", ["console", "ams", "lms"])
 def test_openapi_document_is_valid(app_name: str, request: pytest.FixtureRequest) -> None:
@@ -33,3 +35,21 @@ def test_healthz_reports_app_version_and_database(app_name: str, request: pytest
     assert body["app"] == app_name
     assert body["database"] == "ok"
     assert body["version"]
+
+
+def test_query_models_are_documented_and_validated_with_a_cached_schema(lms: Any, console: Any) -> None:
+    """Query models answer flask-openapi3's per-request schema lookup from a cache; nothing else changes."""
+    from simulator.console.journal_api import JournalQuery
+    from simulator.lms.sso.views import LoginQuery
+
+    assert LoginQuery.model_json_schema() is LoginQuery.model_json_schema()
+    assert JournalQuery.model_json_schema() is not LoginQuery.model_json_schema()
+    assert "return_to" in LoginQuery.model_json_schema()["properties"]
+    parameters = lms.get("/openapi.json").get_json()["paths"]["/t/{tenant}/login"]["get"]["parameters"]
+    assert "return_to" in {parameter["name"] for parameter in parameters}
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for _ in range(2):  # the second request is answered from the cached schema
+        assert console.get("/api/scenario-runs?limit=2", headers=admin).status_code == 200
+        refused = console.get("/api/scenario-runs?limit=not-a-number", headers=admin)
+        assert refused.status_code == 422
+        assert refused.content_type == "application/problem+json"

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simulator.core.web import TenantPath
+from simulator.core.web import RequestParameters, TenantPath
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 ProductKind = Literal["course", "webinar", "bundle", "book", "event_ticket", "membership_dues"]
@@ -46,7 +46,7 @@ class ProductPath(TenantPath):
     code: str = Field(..., max_length=40)
 
 
-class ProductQuery(_Body):
+class ProductQuery(RequestParameters, _Body):
     kind: ProductKind | None = None
 
 
@@ -137,7 +137,7 @@ class OrderPath(TenantPath):
     number: str = Field(..., max_length=40)
 
 
-class OrderQuery(_Body):
+class OrderQuery(RequestParameters, _Body):
     member_id: str | None = Field(None, max_length=32)
     limit: int = Field(100, ge=1, le=500)
 
@@ -156,7 +156,7 @@ class SeatAssignIn(_Body):
     member_id: str = Field(..., max_length=32)
 
 
-class LedgerQuery(_Body):
+class LedgerQuery(RequestParameters, _Body):
     member_id: str | None = Field(None, max_length=32)
     order: str | None = Field(None, max_length=40)
 

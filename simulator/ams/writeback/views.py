@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulator.ams.writeback import inbox, transcript
 from simulator.core.errors import BadRequest, SandboxError, ValidationFailed
 from simulator.core.tenancy import tenant_settings
-from simulator.core.web import Problem, TenantPath, current_tenant, database, tenant_blueprint
+from simulator.core.web import (
+    Problem,
+    RequestParameters,
+    TenantPath,
+    current_tenant,
+    database,
+    tenant_blueprint,
+)
 
 inbox_tag = Tag(
     name="writeback", description="Writeback inbox (Standard Webhooks signatures) and CE transcripts"
@@ -40,7 +47,7 @@ class MemberPath(TenantPath):
     member_id: str = Field(..., max_length=64)
 
 
-class InboxQuery(BaseModel):
+class InboxQuery(RequestParameters):
     model_config = ConfigDict(extra="forbid")
 
     result: Literal["accepted", "duplicate", "rejected"] | None = None

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulator.core.models import Tenant
 from simulator.core.web import (
     Problem,
+    RequestParameters,
     TenantPath,
     app_state,
     created,
@@ -40,7 +41,7 @@ class EnrollmentPath(TenantPath):
     enrollment_id: int = Field(..., ge=1)
 
 
-class EnrollmentQuery(_Strict):
+class EnrollmentQuery(RequestParameters, _Strict):
     member_id: str | None = None
     course_code: str | None = None
     limit: int = Field(100, ge=1, le=1000)

@@ -18,7 +18,15 @@ from pydantic import BaseModel, Field
 from simulator.core.clock import wall_now
 from simulator.core.errors import SandboxError
 from simulator.core.tenancy import tenant_settings
-from simulator.core.web import Problem, TenantPath, app_state, current_tenant, database, tenant_blueprint
+from simulator.core.web import (
+    Problem,
+    RequestParameters,
+    TenantPath,
+    app_state,
+    current_tenant,
+    database,
+    tenant_blueprint,
+)
 from simulator.lms.sso import provisioning
 from simulator.lms.sso import session as browser
 from simulator.lms.sso import token as token_handoff
@@ -35,11 +43,11 @@ sso_pages = tenant_blueprint("lms_sso", __name__, [sso_tag])
 SAML_METADATA_TYPE = "application/samlmetadata+xml"
 
 
-class LoginQuery(BaseModel):
+class LoginQuery(RequestParameters):
     return_to: str | None = Field(None, description="A path of this tenant to land on after signing in.")
 
 
-class TokenLandingQuery(BaseModel):
+class TokenLandingQuery(RequestParameters):
     token: str | None = Field(None, description="The one-time token the AMS handed over.")
     target: str | None = Field(None, description="A path of this tenant to land on (if the token has none).")
 
