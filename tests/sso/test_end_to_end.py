@@ -80,8 +80,9 @@ def test_saml_sign_in_through_the_ams_lands_on_me(sandbox: Sandbox) -> None:
 
     with httpx.Client(follow_redirects=True, timeout=20) as browser:
         login_page = browser.get(f"{lms_url}/t/{TENANT}/login")
-        assert str(login_page.url).startswith(sandbox.config.ams_url)
+        assert str(login_page.url).startswith(f"{sandbox.config.ams_url}/t/{TENANT}/saml/sso?")
         posting_page = sign_in_at_the_ams(browser, login_page)
+        assert posting_page.history == []  # the login POST answers with the SAML response itself
         landed = follow_auto_post(browser, posting_page)
 
         assert landed.status_code == 200, landed.text
@@ -101,11 +102,14 @@ def test_oidc_sign_in_through_the_ams_lands_on_me(sandbox: Sandbox) -> None:
 
     with httpx.Client(follow_redirects=True, timeout=20) as browser:
         login_page = browser.get(f"{lms_url}/t/{TENANT}/login")
-        assert str(login_page.url).startswith(sandbox.config.ams_url)
+        assert str(login_page.url).startswith(f"{sandbox.config.ams_url}/t/{TENANT}/oidc/authorize?")
         landed = sign_in_at_the_ams(browser, login_page)
 
         assert landed.status_code == 200, landed.text
         assert str(landed.url) == f"{lms_url}/t/{TENANT}/me"
+        # the login POST answers with the redirect to the LMS callback itself, not back to authorize
+        assert landed.history[0].url.path == f"/t/{TENANT}/login"
+        assert landed.history[0].headers["location"].startswith(f"{lms_url}/t/{TENANT}/oidc/callback?")
         me = landed.json()
         assert me["email"] == "active.member@demo.test"
         assert me["member_status"] == "active"

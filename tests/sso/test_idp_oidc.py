@@ -358,7 +358,9 @@ def test_rp_initiated_logout(browser: httpx.Client, console: Any) -> None:
     )
     assert out.status_code == 302
     assert out.headers["Location"] == f"{LOGOUT_REDIRECT}?state=bye"
-    assert authorize(browser, client["client_id"]).headers["Location"].startswith("/t/acme/login")
+    signed_out = authorize(browser, client["client_id"])
+    assert signed_out.status_code == 200 and "Location" not in signed_out.headers
+    assert 'action="/t/acme/login"' in signed_out.text  # the login form, served at the authorize URL
 
 
 def test_a_reused_nonce_is_refused(browser: httpx.Client, console: Any) -> None:

@@ -88,14 +88,18 @@ def test_a_request_accepted_before_the_login_form_is_refused_after_it_once_its_s
     registered = register(console, sp)
     _, saml_request = sp.authn_request(deflate=True)
     url = f"/t/acme/saml/sso?{urlencode({'SAMLRequest': saml_request})}"
-    assert "/t/acme/login" in ams.get(url).headers["Location"]  # accepted: on to the login form
+    login_page = ams.get(url)
+    assert login_page.status_code == 200  # accepted: the login form, served in place
+    action, fields = form_fields(login_page.get_data(as_text=True))
+    assert fields["next"] == url
 
     console.delete(f"/api/tenants/acme/saml/service-providers/{registered['id']}", headers=ADMIN)
-    sign_in(ams)
+    refused = ams.post(action, data={**fields, "email": "active.member@demo.test", "password": "demo"})
 
-    refused = ams.get(url)  # the same request, coming back after the login form
-    assert refused.status_code == 403
+    assert refused.status_code == 403  # the same request, continued by the login form's POST
     assert "Location" not in refused.headers
+    assert "SAMLResponse" not in refused.get_data(as_text=True)
+    assert ams.get(url).status_code == 403  # and again, now signed in
 
 
 def test_the_compiled_schema_still_refuses_invalid_messages_every_time() -> None:

@@ -103,11 +103,14 @@ def page_code(response: httpx.Response) -> str | None:
 def test_lms_initiated_sign_in_lands_on_me(sandbox: Sandbox) -> None:
     with httpx.Client(follow_redirects=True, timeout=20) as browser:
         login_page = browser.get(f"{sandbox.lms}/login?return_to=/t/{TENANT}/me")
-        assert str(login_page.url).startswith(f"{sandbox.ams}/login")
+        assert str(login_page.url).startswith(f"{sandbox.ams}/sso/token/authorize?")  # the form, in place
         landed = sign_in_at_the_ams(browser, login_page, "active.member@demo.test")
 
         assert landed.status_code == 200, landed.text
         assert str(landed.url) == f"{sandbox.lms}/me"
+        # the login POST answers with the hand-off redirect itself (to the LMS, with the token)
+        assert landed.history[0].url.path == f"/t/{TENANT}/login"
+        assert landed.history[0].headers["location"].startswith(f"{sandbox.lms}/sso/token/")
         me = landed.json()
         assert me["email"] == "active.member@demo.test"
         assert (me["given_name"], me["member_status"], me["access"]) == ("Alex", "active", "full")

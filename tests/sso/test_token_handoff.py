@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
+from simulator.ams.idp.testing import form_fields
 from simulator.core.redaction import REDACTED, redact_url
 from tests.conftest import ADMIN
 
@@ -136,17 +137,15 @@ def test_launch_signs_an_anonymous_browser_in_first_and_then_continues(
 ) -> None:
     anonymous = ams_browser(ams, email=None)
 
-    to_login = launch(anonymous, service)
-    assert to_login.status_code == 302 and "/t/acme/login?next=" in to_login.headers["location"]
-    login_page = anonymous.get(to_login.headers["location"])
-    assert login_page.status_code == 200
-    next_url = parse_qs(urlsplit(to_login.headers["location"]).query)["next"][0]
-    signed_in = anonymous.post(
-        "/t/acme/login", data={"email": "student@demo.test", "password": "demo", "next": next_url}
-    )
-    assert signed_in.status_code == 303
-    continued = anonymous.get(signed_in.headers["location"])
+    login_page = launch(anonymous, service)
+    assert login_page.status_code == 200 and "location" not in login_page.headers
+    action, fields = form_fields(login_page.text)
+    assert action == "/t/acme/login"
+    assert urlsplit(fields["next"]).path == "/t/acme/sso/token/launch"
+    continued = anonymous.post(action, data={**fields, "email": "student@demo.test", "password": "demo"})
 
+    assert continued.status_code == 302  # the hand-off itself, answered by the login form's POST
+    assert continued.headers["location"].startswith(LANDING + "?token=")
     body = validate(back_channel, service, token_from(continued)).json()
     assert body["attributes"]["email"] == "student@demo.test"
     assert body["target"] == "/t/acme/courses"

@@ -2,6 +2,11 @@
 
 Browser flows never answer with problem+json: every :class:`SandboxError` raised under these blueprints
 becomes a plain, branded HTML page with the error's status (400, 403, 404 …) — never a redirect.
+
+A sign-on endpoint (SAML SSO, OIDC authorize, token hand-off) that finds nobody signed in answers with
+the login form itself (:func:`login_page`), its ``next`` the endpoint's own URL; the form's POST then
+answers with the protocol response in place (see :mod:`simulator.ams.idp.views`), which
+:func:`current_login` sees through ``g.fresh_login``.
 """
 
 from __future__ import annotations
@@ -74,8 +79,30 @@ def login_lifetime_seconds() -> int:
 
 
 def current_login() -> dict[str, Any] | None:
-    """The browser's sign-in at this tenant (``member_id``, ``auth_time``), if any."""
+    """The browser's sign-in at this tenant (``member_id``, ``auth_time``), if any.
+
+    A sign-in made earlier in this same request (``g.fresh_login``, set by the login form's POST while it
+    continues the pending sign-on) counts before the cookie, which the browser does not send until later.
+    """
+    fresh = g.get("fresh_login")
+    if fresh is not None:
+        return fresh
     return web_session.read_login(request, tenant_id(), login_lifetime_seconds())
+
+
+def login_page(
+    next_url: str, requester: str | None = None, email: str = "", error: str | None = None, status: int = 200
+) -> Response:
+    """The branded sign-in form; its POST goes to ``/t/{t}/login`` and continues to ``next_url``."""
+    return page(
+        "ams_login.html",
+        status,
+        tenant_id=tenant_id(),
+        next_url=next_url,
+        requester=(requester or "")[:200],
+        email=email,
+        error=error,
+    )
 
 
 def redirect_to_login(next_url: str, requester: str | None = None) -> Response:

@@ -76,7 +76,7 @@ def jwks(tenant: str) -> Response:
 
 @oidc_pages.get("/oidc/authorize")
 def authorize(tenant: str) -> Response:
-    """Authorization endpoint (OIDC Core §3.1.2): code flow; the browser signs in first when needed.
+    """Authorization endpoint (OIDC Core §3.1.2): code flow; the login form is served here when needed.
 
     Errors before the client and redirect_uri are known good are shown as a page (no open redirect);
     later errors go back to the client's redirect_uri as RFC 6749 §4.1.2.1 says.
@@ -89,16 +89,15 @@ def authorize(tenant: str) -> Response:
         return browser.message_page(
             "We could not sign you in", error.get_error_description() or error.error, 400
         )
+    requester = grant.client.metadata.get("client_name")
     login = browser.current_login()
     if login is None:
-        return browser.redirect_to_login(
-            request.full_path, requester=grant.client.metadata.get("client_name")
-        )
+        return browser.login_page(request.full_path, requester)
     with database().read() as session:
         found = signed_in_member(session, browser.tenant_id(), login["member_id"])
         decision = access_decision(found[0], browser.settings().access) if found else None
     if found is None or decision is None:
-        response = browser.redirect_to_login(request.full_path)
+        response = browser.login_page(request.full_path, requester)
         web_session.clear_login(response, browser.tenant_id())
         return response
     if not decision.allowed:

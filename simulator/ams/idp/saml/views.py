@@ -42,15 +42,15 @@ def metadata(tenant: str) -> Response:
 
 
 def _answer(info: AuthnRequestInfo, idp: TenantIdp, relay_state: str | None, resume_url: str) -> Response:
-    """Send the signed response to the ACS, or the login page first, or a refusal page."""
+    """Send the signed response to the ACS, or the login form (posting back to resume here), or a refusal."""
     login = browser.current_login()
     if login is None:
-        return browser.redirect_to_login(resume_url, requester=info.sp_entity_id)
+        return browser.login_page(resume_url, info.sp_entity_id)
     sso = browser.settings().sso
     with database().read() as session:
         found = signed_in_member(session, browser.tenant_id(), login["member_id"])
         if found is None:
-            response = browser.redirect_to_login(resume_url, requester=info.sp_entity_id)
+            response = browser.login_page(resume_url, info.sp_entity_id)
             web_session.clear_login(response, browser.tenant_id())
             return response
         member, organisation = found

@@ -3,7 +3,8 @@
 Browser legs (HTML pages on refusal, never a redirect to an unregistered place):
 
 - ``GET /t/{t}/sso/token/launch?service=…&target=…`` — AMS-initiated: a signed-in member goes to the
-  service's landing URL with ``token=`` (and ``target=``, the path to open there).
+  service's landing URL with ``token=`` (and ``target=``, the path to open there). Nobody signed in:
+  the login form, whose POST answers with that redirect directly.
 - ``GET /t/{t}/sso/token/authorize?service=…&return_url=…&target=…`` — service-initiated: after sign-in
   the browser goes back to ``return_url`` (one of the service's allow-listed URLs, matched exactly) with
   ``token=`` and ``target=`` echoed.
@@ -73,7 +74,7 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 
 
 def _hand_off(service_key: str, flow: str, destination: str | None, target: str | None) -> Response:
-    """Sign in first if needed, apply the access policy, then send the browser on with a fresh token."""
+    """The login form if nobody is signed in, else the access policy, then on with a fresh token."""
     tenant_id = browser.tenant_id()
     settings = browser.settings()
     target = handoff.check_target(target)
@@ -92,11 +93,11 @@ def _hand_off(service_key: str, flow: str, destination: str | None, target: str 
     )
     login = browser.current_login()
     if login is None:
-        return browser.redirect_to_login(resume, requester=service.name)
+        return browser.login_page(resume, service.name)
     with database().session() as session:
         found = signed_in_member(session, tenant_id, login["member_id"])
         if found is None:
-            response = browser.redirect_to_login(resume, requester=service.name)
+            response = browser.login_page(resume, service.name)
             web_session.clear_login(response, tenant_id)
             return response
         decision = access_decision(found[0], settings.access)
