@@ -8,9 +8,9 @@ provider's ``registration_endpoint`` on first use and kept in ``lms_oidc_clients
 ``state``, ``nonce`` and the PKCE (RFC 7636, S256) verifier are made per login and kept by the caller in
 the browser's session (:class:`PendingLogin`), so a callback only completes in the browser that started it.
 
-The back-channel calls (token and userinfo) share one pooled, thread-safe :class:`httpx.Client` per
-process: keep-alive connections to the provider, no proxy environment, no cookie jar (nothing a provider
-sets can travel from one login to the next).
+The back-channel calls (token and userinfo) go through the process's keep-alive
+:data:`~simulator.lms.sso.backchannel.BACK_CHANNEL`: no proxy environment, no cookies (nothing a
+provider sets can travel from one login to the next), no redirects.
 
 Example::
 
@@ -26,7 +26,6 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +41,7 @@ from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError
 from simulator.core.settings import SsoSettings
+from simulator.lms.sso.backchannel import BACK_CHANNEL, BackChannelError, BackChannelResponse
 from simulator.lms.sso.models import OidcClientRegistration
 from simulator.lms.sso.oidc.tokens import validate_id_token
 from simulator.lms.sso.remote import TIMEOUT, IdentityProviderUnavailable, fetch_json
@@ -50,15 +50,6 @@ log = logging.getLogger(__name__)
 
 DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 SCOPES = "openid profile email membership"
-HTTP_TIMEOUT_SECONDS = 10
-
-_backchannel = httpx.Client(
-    timeout=httpx.Timeout(HTTP_TIMEOUT_SECONDS, connect=3.0),
-    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0),
-    trust_env=False,
-    follow_redirects=False,
-    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
-)
 
 
 class OidcLoginFailed(SandboxError):
@@ -299,13 +290,15 @@ def finish_login(
     return OidcSignIn(claims=claims, id_token=id_token, return_to=pending.return_to)
 
 
-def _backchannel_call(method: str, url: str, **options: Any) -> httpx.Response:
+def _backchannel_call(
+    method: str, url: str, form: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> BackChannelResponse:
     try:
-        response = _backchannel.request(method, url, **options)
-    except httpx.HTTPError as exc:
+        response = BACK_CHANNEL.request(method, url, form=form, headers=headers)
+    except BackChannelError as exc:
         raise IdentityProviderUnavailable(f"The provider's endpoint {url} failed: {exc}.") from exc
-    if response.status_code >= 500:
-        raise IdentityProviderUnavailable(f"The provider's endpoint {url} answered {response.status_code}.")
+    if response.status >= 500:
+        raise IdentityProviderUnavailable(f"The provider's endpoint {url} answered {response.status}.")
     return response
 
 
@@ -330,14 +323,14 @@ def _redeem_code(
         headers["Authorization"] = f"Basic {credentials}"
     else:
         form["client_id"] = client_id
-    response = _backchannel_call("POST", endpoint, data=form, headers=headers)
+    response = _backchannel_call("POST", endpoint, form=form, headers=headers)
     try:
         token = response.json()
     except ValueError:
         token = None
     if not isinstance(token, dict):
         raise IdentityProviderUnavailable(
-            f"The token endpoint answered {response.status_code} without a JSON object."
+            f"The token endpoint answered {response.status} without a JSON object."
         )
     if "error" in token:
         raise OidcLoginFailed(f"The token endpoint refused the code: {token['error']}.")
@@ -356,8 +349,8 @@ def _with_userinfo(endpoint: str, token: Mapping[str, Any], claims: dict[str, An
     if str(token.get("token_type", "")).lower() != "bearer":
         raise OidcLoginFailed(f"The token type {token.get('token_type')!r} is not Bearer.")
     response = _backchannel_call("GET", endpoint, headers={"Authorization": f"Bearer {access_token}"})
-    if response.status_code != 200:
-        raise OidcLoginFailed(f"The userinfo endpoint answered {response.status_code}.")
+    if response.status != 200:
+        raise OidcLoginFailed(f"The userinfo endpoint answered {response.status}.")
     try:
         userinfo = response.json()
     except ValueError as exc:
