@@ -182,13 +182,20 @@ def pull_entitlements(link: AmsLink, tenant_id: str, member_id: str) -> tuple[se
     return {str(code) for code in body.get("course_codes", [])}, _version(body.get("version"))
 
 
-def reconcile_at_sign_on(db: Database, tenant_id: str, member_id: str) -> None:
+def reconcile_at_sign_on(
+    db: Database, tenant_id: str, member_id: str, purchase_sync: str | None = None
+) -> None:
     """With ``purchase_sync: next_sign_on``, pull the member's entitlements and reconcile (else nothing).
 
-    An AMS that does not answer leaves the enrollments as they were (the sign-on itself goes on).
+    ``purchase_sync`` is the tenant's setting when the caller holds it; otherwise it is read here. An AMS
+    that does not answer leaves the enrollments as they were (the sign-on itself goes on).
     """
-    snapshot = load_tenant(db, tenant_id)  # settings parsed once per distinct document, not per sign-on
-    if snapshot is None or snapshot.settings.purchase_sync != "next_sign_on":
+    if purchase_sync is None:
+        snapshot = load_tenant(db, tenant_id)  # settings parsed once per distinct document
+        if snapshot is None:
+            return
+        purchase_sync = snapshot.settings.purchase_sync
+    if purchase_sync != "next_sign_on":
         return
     with db.read() as session:
         link = session.scalar(select(AmsLink).where(AmsLink.tenant_id == tenant_id))

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
@@ -179,37 +179,59 @@ def _clip(name: str, value: str | None) -> str | None:
     return value[: COLUMN_LIMITS[name]] if value is not None else None
 
 
+_LEARNERS = Learner.__table__
+_VIEW_COLUMNS = (
+    _LEARNERS.c.member_id,
+    _LEARNERS.c.email,
+    _LEARNERS.c.given_name,
+    _LEARNERS.c.family_name,
+    _LEARNERS.c.member_type,
+    _LEARNERS.c.member_status,
+    _LEARNERS.c.access,
+)
+_THIS_LEARNER = (_LEARNERS.c.tenant_id == bindparam("tenant_id")) & (
+    _LEARNERS.c.member_id == bindparam("member_id")
+)
+_FIND_LEARNER = select(*_VIEW_COLUMNS).where(_THIS_LEARNER)
+_LEARNER_PK = select(_LEARNERS.c.pk).where(_THIS_LEARNER)
+_REFRESH_LEARNER = update(_LEARNERS).where(_LEARNERS.c.pk == bindparam("learner_pk"))
+_CREATE_LEARNER = insert(_LEARNERS)
+
+
 def provision(
     db: Database, tenant_id: str, identity: Identity, decision: AccessDecision, now: dt.datetime | None = None
 ) -> LearnerView:
-    """Create the learner on first sign-on, refresh them on every later one (keyed on member id)."""
+    """Create the learner on first sign-on, refresh them on every later one (keyed on member id).
+
+    Prebuilt Core statements in one write transaction: this runs on every sign-on.
+    """
     now = now or wall_now()
-    with db.session() as session:
-        learner = session.scalar(
-            select(Learner).where(Learner.tenant_id == tenant_id, Learner.member_id == identity.member_id)
-        )
-        created = learner is None
-        if learner is None:
-            learner = Learner(tenant_id=tenant_id, member_id=identity.member_id, created_at=now)
-            session.add(learner)
-        for name in COLUMN_LIMITS:
-            setattr(learner, name, _clip(name, identity.get(name)))
-        learner.access = decision.access
-        learner.attributes = identity.attributes
-        learner.updated_at = now
-        if not decision.denied:
-            learner.last_sign_on_at = now
-        session.flush()
-        return LearnerView(
-            member_id=learner.member_id,
-            email=learner.email,
-            given_name=learner.given_name,
-            family_name=learner.family_name,
-            member_type=learner.member_type,
-            member_status=learner.member_status,
-            access=learner.access,
-            created=created,
-        )
+    values: dict[str, Any] = {name: _clip(name, identity.get(name)) for name in COLUMN_LIMITS}
+    values.update(access=decision.access, attributes=identity.attributes, updated_at=now)
+    if not decision.denied:
+        values["last_sign_on_at"] = now
+    with db.engine.begin() as connection:
+        pk = connection.execute(
+            _LEARNER_PK, {"tenant_id": tenant_id, "member_id": identity.member_id}
+        ).scalar()
+        created = pk is None
+        if created:
+            connection.execute(
+                _CREATE_LEARNER,
+                {"tenant_id": tenant_id, "member_id": identity.member_id, "created_at": now, **values},
+            )
+        else:
+            connection.execute(_REFRESH_LEARNER, {"learner_pk": pk, **values})
+    return LearnerView(
+        member_id=identity.member_id,
+        email=values["email"],
+        given_name=values["given_name"],
+        family_name=values["family_name"],
+        member_type=values["member_type"],
+        member_status=values["member_status"],
+        access=decision.access,
+        created=created,
+    )
 
 
 def sign_on(
@@ -219,20 +241,23 @@ def sign_on(
     sso: SsoSettings,
     policy: AccessPolicy,
     fallback_member_id: str | None,
+    purchase_sync: str | None = None,
 ) -> LearnerView:
-    """Provision the learner from what the IdP asserted; raises :class:`SignOnRefused` when denied."""
+    """Provision the learner from what the IdP asserted; raises :class:`SignOnRefused` when denied.
+
+    ``purchase_sync`` is the tenant's setting when the caller holds it (else it is read).
+    """
     identity = identity_from_attributes(attributes, sso, fallback_member_id)
     decision = decide_access(identity, policy)
     learner = provision(db, tenant_id, identity, decision)
     if decision.denied:
         raise SignOnRefused(decision.message)
-    reconcile_at_sign_on(db, tenant_id, learner.member_id)
+    reconcile_at_sign_on(db, tenant_id, learner.member_id, purchase_sync)
     return learner
 
 
-def find_learner(db: Database, tenant_id: str, member_id: str) -> Learner | None:
-    """The learner row of ``member_id`` in ``tenant_id`` (detached), or None."""
-    with db.read() as session:
-        return session.scalar(
-            select(Learner).where(Learner.tenant_id == tenant_id, Learner.member_id == member_id)
-        )
+def find_learner(db: Database, tenant_id: str, member_id: str) -> LearnerView | None:
+    """The learner ``member_id`` of ``tenant_id`` as a snapshot, or None."""
+    with db.read_connection() as connection:
+        row = connection.execute(_FIND_LEARNER, {"tenant_id": tenant_id, "member_id": member_id}).first()
+    return None if row is None else LearnerView(*row, created=False)

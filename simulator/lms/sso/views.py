@@ -117,7 +117,13 @@ def _provision(
     settings = tenant_settings(current_tenant())
     try:
         return provisioning.sign_on(
-            database(), tenant_id, attributes, settings.sso, settings.access, fallback_member_id
+            database(),
+            tenant_id,
+            attributes,
+            settings.sso,
+            settings.access,
+            fallback_member_id,
+            settings.purchase_sync,
         )
     except SandboxError as error:
         browser.sign_out(tenant_id)
