@@ -44,6 +44,7 @@ from simulator.ams.idp.saml.xmlsec_backend import (
     encrypt_assertion_in_place,
     key_reference,
     safe_parse,
+    sign_enveloped,
     sign_root,
 )
 from simulator.core.errors import SandboxError
@@ -242,7 +243,6 @@ class TenantIdp:
             sp_name_qualifier=sp.entity_id,
         )
         encrypt = sp.encrypt_assertion and bool(sp.encryption_certificates)
-        sign_response = sp.sign in ("response", "both")
         response = self.server.create_authn_response(
             identity={name: [value] for name, value in attributes.items()},
             in_response_to=request.request_id,
@@ -250,22 +250,23 @@ class TenantIdp:
             sp_entity_id=sp.entity_id,
             name_id=name_id,
             authn={"class_ref": AUTHN_CONTEXT},
-            sign_response=sign_response and not encrypt,
-            sign_assertion=sp.sign in ("assertion", "both"),
+            sign_response=False,
+            sign_assertion=False,
             encrypt_assertion=False,
-            sign_alg=SIG_RSA_SHA256,
-            digest_alg=DIGEST_SHA256,
             policy=ReleaseEverythingPolicy(),
             lifetime={"seconds": lifetime},
         )
-        xml = str(response)
+        # Signed here, on one parsed tree: pysaml2 would serialise, parse and serialise the whole response
+        # again for each signature. The assertion is signed first, then encrypted, then the response.
+        root = safe_parse(str(response).encode())
+        key = key_reference(self.kid)
+        if sp.sign in ("assertion", "both"):
+            sign_enveloped(root, root.find(f"{{{SAML_NS}}}Assertion"), key)
         if encrypt:
-            root = safe_parse(xml.encode())
             encrypt_assertion_in_place(root, _pem(sp.encryption_certificates[0]).encode())
-            if sign_response:
-                sign_root(root, key_reference(self.kid))
-            xml = etree.tostring(root, encoding="unicode")
-        return base64.b64encode(xml.encode()).decode()
+        if sp.sign in ("response", "both"):
+            sign_root(root, key)
+        return base64.b64encode(etree.tostring(root, encoding="UTF-8", xml_declaration=False)).decode()
 
     def logout_response(
         self, saml_request: str, binding: str, relay_state: str | None

@@ -170,11 +170,20 @@ def encrypt_assertion_in_place(root: etree._Element, certificate_pem: bytes) -> 
 
 
 def sign_root(root: etree._Element, key_ref: str) -> None:
-    """Sign the root element (enveloped, exclusive C14N, RSA-SHA256, SHA-256; SAML core 2.0 §5.4).
+    """Sign the root element (enveloped, exclusive C14N, RSA-SHA256, SHA-256; SAML core 2.0 §5.4)."""
+    sign_enveloped(root, root, key_ref)
 
-    The ``ds:Signature`` goes right after ``saml:Issuer``, where the SAML schema puts it.
+
+def sign_enveloped(root: etree._Element, element: etree._Element, key_ref: str) -> None:
+    """Sign ``element`` of the document ``root`` (enveloped, exclusive C14N, RSA-SHA256, SHA-256).
+
+    The ``ds:Signature`` goes right after the element's ``saml:Issuer``, where the SAML schema puts it
+    (SAML core 2.0 §5.4); its reference names the element's ``ID``. The certificate in its KeyInfo is
+    written on one line, as pysaml2 writes it (KeyInfo is outside what the signature covers).
     """
-    node_id = root.get("ID")
+    node_id = element.get("ID")
+    if not node_id:
+        raise SignatureError(f"{element.tag} has no ID to sign")
     signature = xmlsec.template.create(
         root, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
     )
@@ -182,9 +191,11 @@ def sign_root(root: etree._Element, key_ref: str) -> None:
     xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
     xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
     xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
-    issuer = root.find(f"{{{SAML_NS}}}Issuer")
+    issuer = element.find(f"{{{SAML_NS}}}Issuer")
     if issuer is not None:
         issuer.addnext(signature)
     else:
-        root.insert(0, signature)
+        element.insert(0, signature)
     sign_element(root, node_id, key_ref)
+    for certificate in signature.iter(f"{{{DSIG_NS}}}X509Certificate"):
+        certificate.text = "".join((certificate.text or "").split())
