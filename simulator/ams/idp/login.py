@@ -2,16 +2,16 @@
 
 Example::
 
-    with db.read() as session:
-        member = authenticate(session, "demo", "active.member@demo.test", "demo")
+    member_id = authenticate(db, "demo", "active.member@demo.test", "demo")
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from simulator.ams.models import Member, Organisation
+from simulator.core.db import Database
 from simulator.core.errors import SandboxError
 from simulator.core.security import verify_password
 
@@ -26,16 +26,23 @@ class LoginFailed(SandboxError):
     http_status = 401
 
 
-def authenticate(session: Session, tenant_id: str, email: str, password: str) -> Member:
-    """The member with this email and password; ``LoginFailed`` otherwise (same message either way)."""
-    member = session.scalar(
-        select(Member).where(Member.tenant_id == tenant_id, Member.email == email.strip().lower())
-    )
-    if member is None or not verify_password(password, member.password_hash):
+_CREDENTIALS = select(Member.member_id, Member.password_hash, Member.deactivated_at).where(
+    Member.tenant_id == bindparam("tenant_id"), Member.email == bindparam("email")
+)
+
+
+def authenticate(db: Database, tenant_id: str, email: str, password: str) -> str:
+    """The member id of the member with this email and password; ``LoginFailed`` otherwise (the same
+    message either way)."""
+    with db.read_connection() as connection:
+        found = connection.execute(
+            _CREDENTIALS, {"tenant_id": tenant_id, "email": email.strip().lower()}
+        ).first()
+    if found is None or not verify_password(password, found.password_hash):
         raise LoginFailed(BAD_CREDENTIALS)
-    if member.deactivated_at is not None:
+    if found.deactivated_at is not None:
         raise LoginFailed(DEACTIVATED, http_status=403, code="account_deactivated")
-    return member
+    return str(found.member_id)
 
 
 def signed_in_member(

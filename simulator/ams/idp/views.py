@@ -51,9 +51,7 @@ def login_submit(tenant: str) -> Response:
     email = request.form.get("email", "")[:254]
     next_url = browser.safe_next(request.form.get("next"))
     try:
-        with database().read() as session:
-            member = authenticate(session, browser.tenant_id(), email, request.form.get("password", ""))
-            member_id = member.member_id
+        member_id = authenticate(database(), browser.tenant_id(), email, request.form.get("password", ""))
     except LoginFailed as failure:
         return browser.login_page(next_url, email=email, error=failure.message, status=failure.http_status)
     tenant_id, lifetime = browser.tenant_id(), browser.login_lifetime_seconds()

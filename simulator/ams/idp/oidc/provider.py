@@ -23,7 +23,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, InvalidRequestError, TokenMixin, grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from simulator.ams.idp import keys
 from simulator.ams.idp.attributes import claims_for_scopes, member_attributes, released
@@ -146,9 +146,13 @@ class Client(ClientMixin):
 
 
 class AuthorizationCode:
-    """A claimed authorization code (authlib's AuthorizationCodeMixin and its OIDC additions)."""
+    """A claimed authorization code (authlib's AuthorizationCodeMixin and its OIDC additions).
 
-    def __init__(self, row: OidcAuthorizationCode) -> None:
+    ``row`` is the ``oidc_authorization_codes`` row as the claiming UPDATE returned it (its columns are
+    attributes).
+    """
+
+    def __init__(self, row: Any) -> None:
         self.row = row
         self.code_challenge = row.code_challenge
         self.code_challenge_method = row.code_challenge_method
@@ -196,26 +200,31 @@ def query_client(client_id: str) -> Client | None:
     return current().client(client_id)
 
 
+_TOKENS = OidcToken.__table__
+_SAVE_TOKEN = insert(_TOKENS)
+
+
 def save_token(token: dict[str, Any], request: Any) -> None:
     context = current()
     user: SignedInUser = request.user
     now = wall_now()
     refresh = token.get("refresh_token")
-    with context.db.session() as session:
-        session.add(
-            OidcToken(
-                tenant_id=context.tenant_id,
-                client_id=request.client.get_client_id(),
-                member_id=user.member_id,
-                scope=token.get("scope", ""),
-                access_token_hash=digest_key(token["access_token"]),
-                refresh_token_hash=digest_key(refresh) if refresh else None,
-                auth_time=user.auth_time,
-                access=user.access,
-                issued_at=now,
-                expires_at=now + dt.timedelta(seconds=int(token["expires_in"])),
-                revoked=False,
-            )
+    with context.db.engine.begin() as connection:
+        connection.execute(
+            _SAVE_TOKEN,
+            {
+                "tenant_id": context.tenant_id,
+                "client_id": request.client.get_client_id(),
+                "member_id": user.member_id,
+                "scope": token.get("scope", ""),
+                "access_token_hash": digest_key(token["access_token"]),
+                "refresh_token_hash": digest_key(refresh) if refresh else None,
+                "auth_time": user.auth_time,
+                "access": user.access,
+                "issued_at": now,
+                "expires_at": now + dt.timedelta(seconds=int(token["expires_in"])),
+                "revoked": False,
+            },
         )
 
 
@@ -244,6 +253,22 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+_CODES = OidcAuthorizationCode.__table__
+_SAVE_CODE = insert(_CODES)
+_CLAIM_CODE = (
+    update(_CODES)
+    .where(
+        _CODES.c.tenant_id == bindparam("code_tenant"),
+        _CODES.c.code_hash == bindparam("code_digest"),
+        _CODES.c.client_id == bindparam("code_client"),
+        _CODES.c.used_at.is_(None),
+        _CODES.c.expires_at > bindparam("claimed_at"),
+    )
+    .values(used_at=bindparam("claimed_at"))
+    .returning(*_CODES.c)
+)
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
@@ -252,45 +277,39 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user: SignedInUser = request.user
         data = request.payload.data
         lifetime = context.settings.sso.authorization_code_seconds
-        with context.db.session() as session:
-            session.add(
-                OidcAuthorizationCode(
-                    tenant_id=context.tenant_id,
-                    code_hash=digest_key(code),
-                    client_id=request.client.get_client_id(),
-                    member_id=user.member_id,
-                    redirect_uri=request.payload.redirect_uri,
-                    scope=request.payload.scope or "",
-                    nonce=data.get("nonce"),
-                    code_challenge=data.get("code_challenge"),
-                    code_challenge_method=data.get("code_challenge_method"),
-                    auth_time=user.auth_time,
-                    access=user.access,
-                    expires_at=wall_now() + dt.timedelta(seconds=lifetime),
-                    used_at=None,
-                )
+        with context.db.engine.begin() as connection:
+            connection.execute(
+                _SAVE_CODE,
+                {
+                    "tenant_id": context.tenant_id,
+                    "code_hash": digest_key(code),
+                    "client_id": request.client.get_client_id(),
+                    "member_id": user.member_id,
+                    "redirect_uri": request.payload.redirect_uri,
+                    "scope": request.payload.scope or "",
+                    "nonce": data.get("nonce"),
+                    "code_challenge": data.get("code_challenge"),
+                    "code_challenge_method": data.get("code_challenge_method"),
+                    "auth_time": user.auth_time,
+                    "access": user.access,
+                    "expires_at": wall_now() + dt.timedelta(seconds=lifetime),
+                    "used_at": None,
+                },
             )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         """Claim the code: one UPDATE marks it used and returns it, so a second use finds nothing
         (RFC 6749 §4.1.2)."""
         context = current()
-        now = wall_now()
-        with context.db.session() as session:
-            row = session.scalars(
-                update(OidcAuthorizationCode)
-                .where(
-                    OidcAuthorizationCode.tenant_id == context.tenant_id,
-                    OidcAuthorizationCode.code_hash == digest_key(code),
-                    OidcAuthorizationCode.client_id == client.get_client_id(),
-                    OidcAuthorizationCode.used_at.is_(None),
-                    OidcAuthorizationCode.expires_at > now,
-                )
-                .values(used_at=now)
-                .returning(OidcAuthorizationCode)
-                .execution_options(synchronize_session=False)
-            ).one_or_none()
-            return AuthorizationCode(row) if row is not None else None
+        parameters = {
+            "code_tenant": context.tenant_id,
+            "code_digest": digest_key(code),
+            "code_client": client.get_client_id(),
+            "claimed_at": wall_now(),
+        }
+        with context.db.engine.begin() as connection:
+            row = connection.execute(_CLAIM_CODE, parameters).first()
+        return AuthorizationCode(row) if row is not None else None
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Nothing left to do: the code was marked used when it was claimed."""
