@@ -272,6 +272,10 @@ _CLAIM_CODE = (
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
+    def generate_authorization_code(self) -> str:
+        """48 random URL-safe characters (authlib's default length) from one ``secrets`` call."""
+        return secrets.token_urlsafe(36)
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         context = current()
         user: SignedInUser = request.user

@@ -24,13 +24,13 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import bindparam, select
@@ -169,11 +169,6 @@ def client_credentials(
     if sso.oidc_client_id:
         return sso.oidc_client_id, sso.oidc_client_secret
     redirect_uri = callback_url(config, tenant_id)
-    query = select(OidcClientRegistration).where(
-        OidcClientRegistration.tenant_id == tenant_id,
-        OidcClientRegistration.issuer == op.issuer,
-        OidcClientRegistration.redirect_uri == redirect_uri,
-    )
     parameters = {"tenant_id": tenant_id, "issuer": op.issuer, "redirect_uri": redirect_uri}
     with db.read_connection() as connection:
         stored = connection.execute(_STORED_CLIENT, parameters).first()
@@ -206,8 +201,8 @@ def client_credentials(
                 )
             )
     except IntegrityError:  # another process registered at the same time: use theirs
-        with db.read() as session:
-            stored = session.scalars(query).one()
+        with db.read_connection() as connection:
+            stored = connection.execute(_STORED_CLIENT, parameters).one()
             return stored.client_id, stored.client_secret
     log.info(
         "registered the LMS of tenant %s as OIDC client %s at %s",
@@ -225,9 +220,9 @@ def start_login(
     op = provider(config, tenant_id, sso)
     client_id, _ = client_credentials(db, config, tenant_id, sso, op)
     pending = PendingLogin(
-        state=generate_token(32),
-        nonce=generate_token(32),
-        code_verifier=generate_token(64),
+        state=secrets.token_urlsafe(24),  # 32 characters
+        nonce=secrets.token_urlsafe(24),
+        code_verifier=secrets.token_urlsafe(48),  # 64 characters of RFC 7636 §4.1's unreserved set
         return_to=return_to,
         issuer=op.issuer,
     )
@@ -367,7 +362,7 @@ def end_session_url(
     op = provider(config, tenant_id, sso)
     if not op.end_session_endpoint:
         return None
-    params = {"post_logout_redirect_uri": return_to, "state": generate_token(16)}
+    params = {"post_logout_redirect_uri": return_to, "state": secrets.token_urlsafe(12)}
     if id_token:
         params["id_token_hint"] = id_token
     separator = "&" if "?" in op.end_session_endpoint else "?"
