@@ -277,3 +277,27 @@ def test_single_logout_answers_the_sp_and_ends_the_session(ams: Any, console: An
     assert status.get("Value") == "urn:oasis:names:tc:SAML:2.0:status:Success"
     assert sp.signature_verifies(base64.b64decode(fields["SAMLResponse"]))
     assert ams.get("/t/acme/login/done").status_code == 302
+
+
+def test_the_release_rules_decide_what_is_released_not_the_attributes_an_sp_requests(
+    ams: Any, console: Any, sp: SamlTestSp
+) -> None:
+    """An SP whose metadata requests only the email (and requires an attribute the AMS does not have)
+    still receives everything its release rules allow: the response is not cut down or refused."""
+    sp.settings["sp"]["attributeConsumingService"] = {
+        "serviceName": "Test SP",
+        "requestedAttributes": [
+            {"name": MAIL, "isRequired": True, "friendlyName": "mail"},
+            {"name": "urn:example:not-released", "isRequired": True},
+        ],
+    }
+    assert "RequestedAttribute" in sp.metadata()
+    register(console, sp)
+    sign_in(ams)
+    request_id, page = sso_redirect(ams, sp)
+    _, fields = form_fields(page.get_data(as_text=True))
+
+    attributes = sp.validate(fields["SAMLResponse"], request_id).get_attributes()
+    assert attributes[MAIL] == ["active.member@demo.test"]
+    assert attributes["urn:ams-lms-sandbox:attribute:member_status"] == ["active"]
+    assert "urn:example:not-released" not in attributes

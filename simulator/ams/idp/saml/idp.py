@@ -88,7 +88,11 @@ class AuthnRequestInfo:
 
 
 class ReleaseEverythingPolicy(Policy):
-    """Release rules are applied by :mod:`simulator.ams.idp.attributes` before pysaml2 sees the values."""
+    """Release rules are applied by :mod:`simulator.ams.idp.attributes` before pysaml2 sees the values.
+
+    pysaml2 takes it as ``release_policy`` (a ``policy`` argument is silently replaced); without one it
+    builds a default policy for every response, which loads all of pysaml2's attribute maps each time.
+    """
 
     def restrict(self, ava: dict[str, Any], sp_entity_id: str, metadata: Any = None) -> dict[str, Any]:
         return ava
@@ -126,6 +130,7 @@ class TenantIdp:
         self.sps = sps
         self.kid = kid
         self.sp_metadata = {entity_id: parse_sp_metadata(sp.metadata_xml) for entity_id, sp in sps.items()}
+        self.release_policy = ReleaseEverythingPolicy()
         self._accepted: OrderedDict[bytes, AuthnRequestInfo] = OrderedDict()
         self._accepted_lock = threading.Lock()
 
@@ -253,7 +258,7 @@ class TenantIdp:
             sign_response=False,
             sign_assertion=False,
             encrypt_assertion=False,
-            policy=ReleaseEverythingPolicy(),
+            release_policy=self.release_policy,
             lifetime={"seconds": lifetime},
         )
         # Signed here, on one parsed tree: pysaml2 would serialise, parse and serialise the whole response

@@ -196,6 +196,12 @@ def sign_enveloped(root: etree._Element, element: etree._Element, key_ref: str) 
         issuer.addnext(signature)
     else:
         element.insert(0, signature)
-    sign_element(root, node_id, key_ref)
+    xmlsec.tree.add_ids(root, ["ID"])  # so that the reference "#ID" resolves
+    context = xmlsec.SignatureContext()
+    context.key = _signing_key(key_ref)
+    try:
+        context.sign(signature)
+    except xmlsec.Error as exc:
+        raise SignatureError(str(exc)) from exc
     for certificate in signature.iter(f"{{{DSIG_NS}}}X509Certificate"):
         certificate.text = "".join((certificate.text or "").split())
