@@ -128,7 +128,8 @@ def test_nothing_listening_and_oversized_bodies_are_errors(provider: _Provider) 
             channel.request("GET", f"{provider.url}/big")
         with pytest.raises(BackChannelError):
             channel.request("GET", "http://127.0.0.1:9/token")  # the discard port: nobody listens
-        with pytest.raises(BackChannelError, match="not an http"):
-            channel.request("GET", "ftp://127.0.0.1/token")
+        for bad in ("ftp://127.0.0.1/token", "http://127.0.0.1:port/token", "http:///token"):
+            with pytest.raises(BackChannelError, match="not an http"):
+                channel.request("GET", bad)
     finally:
         channel.close()

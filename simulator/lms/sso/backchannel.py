@@ -67,9 +67,13 @@ class BackChannel:
         headers: dict[str, str] | None = None,
     ) -> BackChannelResponse:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:  # a port that is not a number
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise BackChannelError(f"{url!r} is not an http(s) URL.")
-        origin = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        origin = (parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent_headers = dict(headers or {})
         body = None
