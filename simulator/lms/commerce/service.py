@@ -27,7 +27,6 @@ from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
 from simulator.core.errors import BadRequest, NotFound, SandboxError
 from simulator.core.models import Tenant
-from simulator.core.tenancy import load_tenant
 from simulator.core.webhooks import WebhookVerificationError, verify
 from simulator.lms.commerce.models import AmsLink, PurchaseGrant, PurchaseSyncState, PurchaseWebhook
 from simulator.lms.commerce.revoke import revoke_enrollment
@@ -182,19 +181,12 @@ def pull_entitlements(link: AmsLink, tenant_id: str, member_id: str) -> tuple[se
     return {str(code) for code in body.get("course_codes", [])}, _version(body.get("version"))
 
 
-def reconcile_at_sign_on(
-    db: Database, tenant_id: str, member_id: str, purchase_sync: str | None = None
-) -> None:
-    """With ``purchase_sync: next_sign_on``, pull the member's entitlements and reconcile (else nothing).
+def reconcile_at_sign_on(db: Database, tenant_id: str, member_id: str, purchase_sync: str) -> None:
+    """With ``purchase_sync: next_sign_on`` (the tenant's setting), pull the member's entitlements and
+    reconcile (else nothing).
 
-    ``purchase_sync`` is the tenant's setting when the caller holds it; otherwise it is read here. An AMS
-    that does not answer leaves the enrollments as they were (the sign-on itself goes on).
+    An AMS that does not answer leaves the enrollments as they were (the sign-on itself goes on).
     """
-    if purchase_sync is None:
-        snapshot = load_tenant(db, tenant_id)  # settings parsed once per distinct document
-        if snapshot is None:
-            return
-        purchase_sync = snapshot.settings.purchase_sync
     if purchase_sync != "next_sign_on":
         return
     with db.read() as session:

@@ -241,11 +241,11 @@ def sign_on(
     sso: SsoSettings,
     policy: AccessPolicy,
     fallback_member_id: str | None,
-    purchase_sync: str | None = None,
+    purchase_sync: str,
 ) -> LearnerView:
     """Provision the learner from what the IdP asserted; raises :class:`SignOnRefused` when denied.
 
-    ``purchase_sync`` is the tenant's setting when the caller holds it (else it is read).
+    ``purchase_sync`` is the tenant's setting (reconciliation at sign-on runs when it is ``next_sign_on``).
     """
     identity = identity_from_attributes(attributes, sso, fallback_member_id)
     decision = decide_access(identity, policy)
