@@ -81,13 +81,19 @@ def _signing_key(reference: str) -> xmlsec.Key:
 
 def sign_element(root: etree._Element, node_id: str, key_ref: str) -> None:
     """Fill in the ``ds:Signature`` template that is a child of the element whose ``ID`` is ``node_id``."""
-    xmlsec.tree.add_ids(root, ["ID"])
     matches = root.xpath("//*[@ID=$id]", id=node_id)
     if len(matches) != 1:
         raise SignatureError(f"expected exactly one element with ID {node_id}")
     signature = matches[0].find(f"{{{DSIG_NS}}}Signature")
     if signature is None:
         raise SignatureError(f"element {node_id} has no signature template")
+    _fill_signature(root, signature, key_ref)
+
+
+def _fill_signature(root: etree._Element, signature: etree._Element, key_ref: str) -> None:
+    """Compute the ``ds:Signature`` template ``signature`` in the document ``root`` (xmlsec errors
+    propagate)."""
+    xmlsec.tree.add_ids(root, ["ID"])  # so that a reference "#ID" resolves
     context = xmlsec.SignatureContext()
     context.key = _signing_key(key_ref)
     context.sign(signature)
@@ -196,11 +202,8 @@ def sign_enveloped(root: etree._Element, element: etree._Element, key_ref: str) 
         issuer.addnext(signature)
     else:
         element.insert(0, signature)
-    xmlsec.tree.add_ids(root, ["ID"])  # so that the reference "#ID" resolves
-    context = xmlsec.SignatureContext()
-    context.key = _signing_key(key_ref)
     try:
-        context.sign(signature)
+        _fill_signature(root, signature, key_ref)
     except xmlsec.Error as exc:
         raise SignatureError(str(exc)) from exc
     for certificate in signature.iter(f"{{{DSIG_NS}}}X509Certificate"):
