@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,11 @@ from typing import Any
 from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from simulator.core.prepared import Prepared, PreparedCursor
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -151,6 +154,53 @@ class Database:
         """A read-only unit of work (never takes SQLite's write lock)."""
         with self._read() as session, session.begin():
             yield session
+
+    @contextmanager
+    def prepared_transaction(self) -> Iterator[PreparedCursor]:
+        """Several prepared statements in one read-write transaction: committed on success, rolled back
+        on any exception (SQLite: ``BEGIN IMMEDIATE``, as :meth:`session` does)."""
+        with self._prepared_cursor(begin=True) as cursor:
+            yield cursor
+
+    def first(self, prepared: Prepared, values: Mapping[str, Any] | None = None) -> Any | None:
+        """The first row ``prepared`` returns, or ``None`` (one statement, its own transaction)."""
+        with self._prepared_cursor() as cursor:
+            return cursor.first(prepared, values)
+
+    def all(self, prepared: Prepared, values: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every row ``prepared`` returns (one statement, its own transaction)."""
+        with self._prepared_cursor() as cursor:
+            return cursor.all(prepared, values)
+
+    def run(self, prepared: Prepared, values: Mapping[str, Any] | None = None) -> int:
+        """Run a write without RETURNING in its own transaction; how many rows it touched."""
+        with self._prepared_cursor() as cursor:
+            return cursor.run(prepared, values)
+
+    @contextmanager
+    def _prepared_cursor(self, begin: bool = False) -> Iterator[PreparedCursor]:
+        # SQLite connections autocommit each statement (isolation_level=None, see _configure_sqlite);
+        # PostgreSQL's driver opens a transaction with the first statement.
+        connection = self.engine.raw_connection()
+        try:
+            if begin and self.is_sqlite:
+                connection.driver_connection.execute("BEGIN IMMEDIATE")
+            yield PreparedCursor(connection, self.engine.dialect)
+            if begin and self.is_sqlite:
+                connection.driver_connection.execute("COMMIT")
+            else:
+                connection.commit()
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                connection.invalidate(error.orig)
+            else:
+                connection.rollback()
+            raise
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

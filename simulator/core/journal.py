@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, delete, insert, select
 
 from simulator.core.db import Database
 from simulator.core.models import JournalEntry, Tenant
+from simulator.core.prepared import Prepared
 from simulator.core.redaction import redact_body_prefix, redact_form, redact_headers, scrub_text
 from simulator.core.settings import JournalSettings
 
@@ -39,7 +40,7 @@ TRIM_FRACTION = 50
 """A process trims a tenant's journal every ``max_entries // TRIM_FRACTION`` inserts (see above)."""
 
 _journal = JournalEntry.__table__
-_INSERT = insert(_journal)
+_INSERT = Prepared(insert(_journal).returning(_journal.c.id))
 _OLDEST_KEPT = (
     select(_journal.c.id)
     .where(_journal.c.tenant_id == bindparam("tenant_id"))
@@ -48,8 +49,10 @@ _OLDEST_KEPT = (
     .limit(1)
     .scalar_subquery()
 )
-_TRIM = delete(_journal).where(_journal.c.tenant_id == bindparam("tenant_id"), _journal.c.id < _OLDEST_KEPT)
-_MAX_ENTRIES = select(Tenant.settings).where(Tenant.id == bindparam("tenant_id"))
+_TRIM = Prepared(
+    delete(_journal).where(_journal.c.tenant_id == bindparam("tenant_id"), _journal.c.id < _OLDEST_KEPT)
+)
+_MAX_ENTRIES = Prepared(select(Tenant.settings).where(Tenant.id == bindparam("tenant_id")))
 """Statements are built once: building one costs more than running it."""
 
 _inserts_since_trim: dict[str, int] = {}
@@ -150,16 +153,17 @@ def record_request(
         "fault": record.fault,
         "remote_addr": record.remote_addr[:64] if record.remote_addr else None,
     }
-    with db.engine.begin() as connection:
-        if max_entries is None:
-            settings = connection.execute(_MAX_ENTRIES, {"tenant_id": tenant_id}).scalar()
-            if settings is None:
-                return None
-            max_entries = JournalSettings.model_validate(settings.get("journal", {})).max_entries
-        entry_id = connection.execute(_INSERT, values).inserted_primary_key[0]
-        if _trim_due(tenant_id, max_entries):
-            connection.execute(_TRIM, {"tenant_id": tenant_id, "keep_offset": max_entries - 1})
-        return entry_id
+    if max_entries is None:
+        found = db.first(_MAX_ENTRIES, {"tenant_id": tenant_id})
+        if found is None:
+            return None
+        max_entries = JournalSettings.model_validate(found.settings.get("journal", {})).max_entries
+    if not _trim_due(tenant_id, max_entries):
+        return db.first(_INSERT, values).id
+    with db.prepared_transaction() as transaction:
+        entry_id = transaction.first(_INSERT, values).id
+        transaction.run(_TRIM, {"tenant_id": tenant_id, "keep_offset": max_entries - 1})
+    return entry_id
 
 
 def glob_to_like(pattern: str) -> str:

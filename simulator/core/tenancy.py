@@ -20,6 +20,7 @@ from simulator.core.clock import wall_now
 from simulator.core.db import Base, Database
 from simulator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from simulator.core.models import FaultRule, Tenant
+from simulator.core.prepared import Prepared
 from simulator.core.security import digest_key, keys_equal, new_api_key
 from simulator.core.settings import TenantSettings, apply_merge_patch, validate_settings
 
@@ -79,22 +80,24 @@ class TenantSnapshot:
 
 
 _tenants = Tenant.__table__.c
-_SNAPSHOT_QUERY = select(
-    _tenants.id,
-    _tenants.name,
-    _tenants.api_key_hash,
-    cast(_tenants.settings, Text),
-    cast(_tenants.initial_settings, Text),
-    _tenants.seed,
-    _tenants.seed_members,
-    _tenants.clock_offset_seconds,
-    _tenants.clock_frozen_at,
-    _tenants.created_at,
-    select(func.count())
-    .select_from(FaultRule.__table__)
-    .where(FaultRule.__table__.c.tenant_id == _tenants.id)
-    .scalar_subquery(),
-).where(_tenants.id == bindparam("tenant_id"))
+_SNAPSHOT_QUERY = Prepared(
+    select(
+        _tenants.id,
+        _tenants.name,
+        _tenants.api_key_hash,
+        cast(_tenants.settings, Text),
+        cast(_tenants.initial_settings, Text),
+        _tenants.seed,
+        _tenants.seed_members,
+        _tenants.clock_offset_seconds,
+        _tenants.clock_frozen_at,
+        _tenants.created_at,
+        select(func.count())
+        .select_from(FaultRule.__table__)
+        .where(FaultRule.__table__.c.tenant_id == _tenants.id)
+        .scalar_subquery(),
+    ).where(_tenants.id == bindparam("tenant_id"))
+)
 """Built once: building a statement costs more than running it."""
 
 _settings_documents: dict[str, tuple[dict[str, Any], TenantSettings]] = {}
@@ -139,8 +142,7 @@ def load_tenant(db: Database, tenant_id: str) -> TenantSnapshot | None:
     """
     if not TENANT_ID_PATTERN.match(tenant_id):
         return None
-    with db.read_connection() as connection:
-        row = connection.execute(_SNAPSHOT_QUERY, {"tenant_id": tenant_id}).first()
+    row = db.first(_SNAPSHOT_QUERY, {"tenant_id": tenant_id})
     if row is None:
         return None
     document, settings = _settings_document(row[3])
