@@ -133,7 +133,7 @@ def crypto_benchmarks(db: Database, ams_url: str, seconds: float) -> dict[str, A
     with db.session() as session:
         register_service_provider(session, TENANT, sp.metadata(), sign="assertion")
         key = keys.active_key(session, TENANT)
-        idp = tenant_idp(session, TENANT, ams_url, SsoSettings())
+    idp = tenant_idp(db, TENANT, ams_url, SsoSettings())
     template, node_id = _unsigned_response(idp, sp.settings["sp"]["entityId"])
     backend = XmlsecBackend()
     results: dict[str, Any] = {}

@@ -7,8 +7,9 @@ Release rules (per SP or client: a list of canonical names; default all) decide 
 
 Example::
 
+    member = signed_in_member(db, "acme", member_id)
     decision = access_decision(member, settings.access)
-    values = member_attributes(member, organisation, settings.sso, decision.access)
+    values = member_attributes(member, settings.sso, decision.access)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.ams.models import Member, Organisation
+from simulator.ams.idp.login import SignedInMember
 from simulator.core.settings import AccessPolicy, SsoSettings
 
 SANDBOX_ATTRIBUTE_PREFIX = "urn:ams-lms-sandbox:attribute:"
@@ -74,14 +75,14 @@ class AccessDecision:
     message: str = ""
 
 
-def access_category(member: Member) -> str:
+def access_category(member: SignedInMember) -> str:
     """``non_member``, ``prospect``, or the member's status (active, grace, lapsed, inactive)."""
     if member.record_type != "member":
         return member.record_type
     return member.status or "inactive"
 
 
-def access_decision(member: Member, policy: AccessPolicy) -> AccessDecision:
+def access_decision(member: SignedInMember, policy: AccessPolicy) -> AccessDecision:
     """Apply the tenant's ``access`` settings to a person's record as it stands now (at sign-in time)."""
     category = access_category(member)
     rule = policy.rule_for(category)
@@ -92,9 +93,7 @@ def access_decision(member: Member, policy: AccessPolicy) -> AccessDecision:
     return AccessDecision(True, None, category)
 
 
-def member_attributes(
-    member: Member, organisation: Organisation | None, sso: SsoSettings, access: str | None
-) -> dict[str, str]:
+def member_attributes(member: SignedInMember, sso: SsoSettings, access: str | None) -> dict[str, str]:
     """Every attribute the AMS can assert about ``member`` (canonical names; empty values left out)."""
     values: dict[str, Any] = {
         "member_id": member.member_id,
@@ -106,8 +105,8 @@ def member_attributes(
         "member_type": member.member_type,
         "member_status": member.status,
         "membership_expires": member.expiry_date.isoformat() if member.expiry_date else None,
-        "organisation": organisation.name if organisation else None,
-        "organisation_id": organisation.org_id if organisation else None,
+        "organisation": member.organisation_name,
+        "organisation_id": member.organisation_id,
         "access": access,
     }
     profile = member.profile or {}

@@ -33,6 +33,7 @@ from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import Conflict
+from simulator.core.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def active_key(session: Session, tenant_id: str) -> ParsedKey:
     return parsed(rows[0] if rows else _new_key(session, tenant_id, "active"))
 
 
-_ACTIVE_KID = (
+_ACTIVE_KID = Prepared(
     select(SigningKey.kid)
     .where(SigningKey.tenant_id == bindparam("tenant_id"), SigningKey.state == "active")
     .order_by(SigningKey.pk)
@@ -158,9 +159,8 @@ def ensure_active_key(db: Database, tenant_id: str) -> ParsedKey:
     The hot path reads only the active ``kid``: a kid is the key's thumbprint, so a key parsed earlier
     under that kid is the same key.
     """
-    with db.read_connection() as connection:
-        kid = connection.execute(_ACTIVE_KID, {"tenant_id": tenant_id}).scalar()
-    cached = _cache.get(kid) if kid is not None else None
+    found = db.first(_ACTIVE_KID, {"tenant_id": tenant_id})
+    cached = _cache.get(found.kid) if found is not None else None
     if cached is not None:
         return cached
     with db.read() as session:

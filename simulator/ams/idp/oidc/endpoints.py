@@ -16,6 +16,7 @@ from simulator.ams.idp.models import OidcClient, OidcToken
 from simulator.ams.idp.oidc.clients import SUPPORTED_SCOPES
 from simulator.ams.idp.oidc.provider import current, user_claims
 from simulator.core.clock import wall_now
+from simulator.core.prepared import Prepared
 from simulator.core.security import digest_key
 from simulator.core.settings import SsoSettings
 
@@ -62,16 +63,18 @@ def jwks(session: Any, tenant_id: str) -> dict[str, Any]:
     return {"keys": [key.public_jwk() for key in keys.published_keys(session, tenant_id)]}
 
 
-_ACCESS_TOKEN = select(
-    OidcToken.member_id,
-    OidcToken.scope,
-    OidcToken.client_id,
-    OidcToken.access,
-    OidcToken.revoked,
-    OidcToken.expires_at,
-).where(
-    OidcToken.tenant_id == bindparam("tenant_id"),
-    OidcToken.access_token_hash == bindparam("access_token_hash"),
+_ACCESS_TOKEN = Prepared(
+    select(
+        OidcToken.member_id,
+        OidcToken.scope,
+        OidcToken.client_id,
+        OidcToken.access,
+        OidcToken.revoked,
+        OidcToken.expires_at,
+    ).where(
+        OidcToken.tenant_id == bindparam("tenant_id"),
+        OidcToken.access_token_hash == bindparam("access_token_hash"),
+    )
 )
 
 
@@ -79,8 +82,7 @@ def userinfo(access_token: str) -> dict[str, Any] | None:
     """OIDC Core §5.3: the claims for a valid, unexpired, unrevoked access token (None otherwise)."""
     context = current()
     parameters = {"tenant_id": context.tenant_id, "access_token_hash": digest_key(access_token)}
-    with context.db.read_connection() as connection:
-        row = connection.execute(_ACCESS_TOKEN, parameters).first()
+    row = context.db.first(_ACCESS_TOKEN, parameters)
     if row is None or row.revoked or row.expires_at <= wall_now():
         return None
     member_id, scope, client_id, access = row.member_id, row.scope, row.client_id, row.access

@@ -15,10 +15,11 @@ from sqlalchemy import bindparam, select
 
 from simulator.ams.idp.models import OidcAuthorizationCode
 from simulator.ams.idp.oidc.provider import Client, SignedInUser, current, user_claims
+from simulator.core.prepared import Prepared
 
 _jose_keys: dict[str, RSAKey] = {}
 
-_NONCE_USED = (
+_NONCE_USED = Prepared(
     select(OidcAuthorizationCode.pk)
     .where(
         OidcAuthorizationCode.tenant_id == bindparam("tenant_id"),
@@ -35,8 +36,7 @@ class TenantOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         context = current()
         parameters = {"tenant_id": context.tenant_id, "client_id": request.payload.client_id, "nonce": nonce}
-        with context.db.read_connection() as connection:
-            return connection.execute(_NONCE_USED, parameters).first() is not None
+        return context.db.first(_NONCE_USED, parameters) is not None
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
         """The active key as a JOSE key, parsed once per process (PEM parsing costs ~35 ms)."""

@@ -31,6 +31,7 @@ from simulator.ams.idp.login import signed_in_member
 from simulator.ams.idp.models import OidcAuthorizationCode, OidcClient, OidcToken
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
+from simulator.core.prepared import Prepared
 from simulator.core.security import digest_key, keys_equal
 from simulator.core.settings import TenantSettings
 
@@ -65,10 +66,7 @@ class TenantContext:
     def client(self, client_id: str) -> Client | None:
         """The registered client ``client_id`` of this tenant, or None."""
         if client_id not in self._clients:
-            with self.db.read_connection() as connection:
-                row = connection.execute(
-                    _CLIENT, {"tenant_id": self.tenant_id, "client_id": client_id}
-                ).first()
+            row = self.db.first(_CLIENT, {"tenant_id": self.tenant_id, "client_id": client_id})
             self._clients[client_id] = Client(row) if row is not None else None
         return self._clients[client_id]
 
@@ -97,9 +95,11 @@ class SignedInUser:
         return self.member_id
 
 
-_CLIENT = select(
-    OidcClient.client_id, OidcClient.client_secret_hash, OidcClient.client_metadata, OidcClient.attributes
-).where(OidcClient.tenant_id == bindparam("tenant_id"), OidcClient.client_id == bindparam("client_id"))
+_CLIENT = Prepared(
+    select(
+        OidcClient.client_id, OidcClient.client_secret_hash, OidcClient.client_metadata, OidcClient.attributes
+    ).where(OidcClient.tenant_id == bindparam("tenant_id"), OidcClient.client_id == bindparam("client_id"))
+)
 
 
 class Client(ClientMixin):
@@ -201,7 +201,7 @@ def query_client(client_id: str) -> Client | None:
 
 
 _TOKENS = OidcToken.__table__
-_SAVE_TOKEN = insert(_TOKENS)
+_SAVE_TOKEN = Prepared(insert(_TOKENS))
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
@@ -209,23 +209,22 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     user: SignedInUser = request.user
     now = wall_now()
     refresh = token.get("refresh_token")
-    with context.db.engine.begin() as connection:
-        connection.execute(
-            _SAVE_TOKEN,
-            {
-                "tenant_id": context.tenant_id,
-                "client_id": request.client.get_client_id(),
-                "member_id": user.member_id,
-                "scope": token.get("scope", ""),
-                "access_token_hash": digest_key(token["access_token"]),
-                "refresh_token_hash": digest_key(refresh) if refresh else None,
-                "auth_time": user.auth_time,
-                "access": user.access,
-                "issued_at": now,
-                "expires_at": now + dt.timedelta(seconds=int(token["expires_in"])),
-                "revoked": False,
-            },
-        )
+    context.db.run(
+        _SAVE_TOKEN,
+        {
+            "tenant_id": context.tenant_id,
+            "client_id": request.client.get_client_id(),
+            "member_id": user.member_id,
+            "scope": token.get("scope", ""),
+            "access_token_hash": digest_key(token["access_token"]),
+            "refresh_token_hash": digest_key(refresh) if refresh else None,
+            "auth_time": user.auth_time,
+            "access": user.access,
+            "issued_at": now,
+            "expires_at": now + dt.timedelta(seconds=int(token["expires_in"])),
+            "revoked": False,
+        },
+    )
 
 
 def token_generator() -> BearerTokenGenerator:
@@ -254,8 +253,8 @@ class S256CodeChallenge(CodeChallenge):
 
 
 _CODES = OidcAuthorizationCode.__table__
-_SAVE_CODE = insert(_CODES)
-_CLAIM_CODE = (
+_SAVE_CODE = Prepared(insert(_CODES))
+_CLAIM_CODE = Prepared(
     update(_CODES)
     .where(
         _CODES.c.tenant_id == bindparam("code_tenant"),
@@ -269,8 +268,24 @@ _CLAIM_CODE = (
 )
 
 
+_NOT_VALIDATED = object()
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def validate_authorization_request(self) -> str:
+        """RFC 6749 §4.1.1 and OIDC Core §3.1.2.2, validated once per request.
+
+        authlib validates the request for the consent step and again when it creates the response. A
+        grant lives for one request, so the second call answers with the first one's result instead of
+        running the client lookup, the nonce check and the PKCE checks again.
+        """
+        validated = self.__dict__.get("_validated_redirect_uri", _NOT_VALIDATED)
+        if validated is _NOT_VALIDATED:
+            validated = super().validate_authorization_request()
+            self.__dict__["_validated_redirect_uri"] = validated
+        return validated
 
     def generate_authorization_code(self) -> str:
         """48 random URL-safe characters (authlib's default length) from one ``secrets`` call."""
@@ -281,25 +296,24 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user: SignedInUser = request.user
         data = request.payload.data
         lifetime = context.settings.sso.authorization_code_seconds
-        with context.db.engine.begin() as connection:
-            connection.execute(
-                _SAVE_CODE,
-                {
-                    "tenant_id": context.tenant_id,
-                    "code_hash": digest_key(code),
-                    "client_id": request.client.get_client_id(),
-                    "member_id": user.member_id,
-                    "redirect_uri": request.payload.redirect_uri,
-                    "scope": request.payload.scope or "",
-                    "nonce": data.get("nonce"),
-                    "code_challenge": data.get("code_challenge"),
-                    "code_challenge_method": data.get("code_challenge_method"),
-                    "auth_time": user.auth_time,
-                    "access": user.access,
-                    "expires_at": wall_now() + dt.timedelta(seconds=lifetime),
-                    "used_at": None,
-                },
-            )
+        context.db.run(
+            _SAVE_CODE,
+            {
+                "tenant_id": context.tenant_id,
+                "code_hash": digest_key(code),
+                "client_id": request.client.get_client_id(),
+                "member_id": user.member_id,
+                "redirect_uri": request.payload.redirect_uri,
+                "scope": request.payload.scope or "",
+                "nonce": data.get("nonce"),
+                "code_challenge": data.get("code_challenge"),
+                "code_challenge_method": data.get("code_challenge_method"),
+                "auth_time": user.auth_time,
+                "access": user.access,
+                "expires_at": wall_now() + dt.timedelta(seconds=lifetime),
+                "used_at": None,
+            },
+        )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         """Claim the code: one UPDATE marks it used and returns it, so a second use finds nothing
@@ -311,8 +325,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "code_client": client.get_client_id(),
             "claimed_at": wall_now(),
         }
-        with context.db.engine.begin() as connection:
-            row = connection.execute(_CLAIM_CODE, parameters).first()
+        row = context.db.first(_CLAIM_CODE, parameters)
         return AuthorizationCode(row) if row is not None else None
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -359,12 +372,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 def user_claims(member_id: str, scope: str, client_id: str) -> dict[str, Any] | None:
     """The claims the granted ``scope`` releases about ``member_id`` to ``client_id`` (OIDC Core §5.4)."""
     context = current()
-    with context.db.read() as session:
-        found = signed_in_member(session, context.tenant_id, member_id)
-        if found is None:
-            return None
-        member, organisation = found
-        values = member_attributes(member, organisation, context.settings.sso, None)
+    member = signed_in_member(context.db, context.tenant_id, member_id)
+    if member is None:
+        return None
+    values = member_attributes(member, context.settings.sso, None)
     client = context.client(client_id)
     values = released(values, client.attributes if client else None)
     return claims_for_scopes(values, set(scope.split()), context.settings.sso)

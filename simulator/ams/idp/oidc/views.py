@@ -93,13 +93,12 @@ def authorize(tenant: str) -> Response:
     login = browser.current_login()
     if login is None:
         return browser.login_page(request.full_path, requester)
-    with database().read() as session:
-        found = signed_in_member(session, browser.tenant_id(), login["member_id"])
-        decision = access_decision(found[0], browser.settings().access) if found else None
-    if found is None or decision is None:
+    member = signed_in_member(database(), browser.tenant_id(), login["member_id"])
+    if member is None:
         response = browser.login_page(request.full_path, requester)
         web_session.clear_login(response, browser.tenant_id())
         return response
+    decision = access_decision(member, browser.settings().access)
     if not decision.allowed:
         return browser.message_page("Access denied", decision.message, 403)
     user = provider.SignedInUser(

@@ -5,7 +5,7 @@ process; signing runs through :class:`XmlsecBackend` with RSA-SHA256 and SHA-256
 
 Example::
 
-    idp = tenant_idp(session, "demo", "http://127.0.0.1:8001", settings.sso)
+    idp = tenant_idp(db, "demo", "http://127.0.0.1:8001", settings.sso)
     request = idp.parse_authn_request(saml_request, BINDING_REDIRECT)
     response_b64 = idp.authn_response(request, attributes, member_id, email)
 """
@@ -47,7 +47,9 @@ from simulator.ams.idp.saml.xmlsec_backend import (
     sign_enveloped,
     sign_root,
 )
+from simulator.core.db import Database
 from simulator.core.errors import SandboxError
+from simulator.core.prepared import Prepared
 from simulator.core.settings import SsoSettings
 
 AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -393,7 +395,7 @@ def _build_server(
     return server
 
 
-_SP_VERSIONS = (
+_SP_VERSIONS = Prepared(
     select(SamlServiceProvider.pk, SamlServiceProvider.entity_id, SamlServiceProvider.updated_at)
     .where(SamlServiceProvider.tenant_id == bindparam("tenant_id"))
     .order_by(SamlServiceProvider.pk)
@@ -401,7 +403,7 @@ _SP_VERSIONS = (
 
 
 def tenant_idp(
-    session: Any, tenant_id: str, ams_url: str, sso: SsoSettings, key: keys.ParsedKey | None = None
+    db: Database, tenant_id: str, ams_url: str, sso: SsoSettings, key: keys.ParsedKey | None = None
 ) -> TenantIdp:
     """The tenant's IdP as it stands now (rebuilt when its SPs, key or attribute names change).
 
@@ -409,16 +411,14 @@ def tenant_idp(
     answers from the in-process cache when nothing changed; pysaml2's config and metadata parsing
     (tens of milliseconds) happen only when something did.
     """
-    key = key or keys.active_key(session, tenant_id)
-    versions = [
-        (pk, entity_id, updated_at)
-        for pk, entity_id, updated_at in session.execute(_SP_VERSIONS, {"tenant_id": tenant_id})
-    ]
+    key = key or keys.ensure_active_key(db, tenant_id)
+    versions = [tuple(row) for row in db.all(_SP_VERSIONS, {"tenant_id": tenant_id})]
     fingerprint = _fingerprint(tenant_id, ams_url, key.kid, versions, sso)
     cached = _servers.get(fingerprint)
     if cached is not None:
         return cached
-    sps = list_service_providers(session, tenant_id)
+    with db.read() as session:
+        sps = list_service_providers(session, tenant_id)
     urls = idp_urls(ams_url, tenant_id)
     idp = TenantIdp(_build_server(urls, sps, key, sso), urls, {sp.entity_id: sp for sp in sps}, key.kid)
     with _servers_lock:

@@ -24,9 +24,7 @@ MAX_MESSAGE_CHARS = 200_000
 
 def _idp() -> TenantIdp:
     """The tenant's IdP, read without a write transaction (a key is made only for a tenant lacking one)."""
-    key = keys.ensure_active_key(database(), browser.tenant_id())
-    with database().read() as session:
-        return tenant_idp(session, browser.tenant_id(), browser.ams_url(), browser.settings().sso, key)
+    return tenant_idp(database(), browser.tenant_id(), browser.ams_url(), browser.settings().sso)
 
 
 @saml_pages.get("/saml/metadata")
@@ -47,25 +45,23 @@ def _answer(info: AuthnRequestInfo, idp: TenantIdp, relay_state: str | None, res
     if login is None:
         return browser.login_page(resume_url, info.sp_entity_id)
     sso = browser.settings().sso
-    with database().read() as session:
-        found = signed_in_member(session, browser.tenant_id(), login["member_id"])
-        if found is None:
-            response = browser.login_page(resume_url, info.sp_entity_id)
-            web_session.clear_login(response, browser.tenant_id())
-            return response
-        member, organisation = found
-        decision = access_decision(member, browser.settings().access)
-        if not decision.allowed:
-            return browser.message_page("Access denied", decision.message, 403)
-        values = member_attributes(member, organisation, sso, decision.access)
-        sp = idp.sps[info.sp_entity_id]
-        response_b64 = idp.authn_response(
-            info,
-            released(values, sp.attributes),
-            member.member_id,
-            member.email,
-            sso.assertion_lifetime_seconds,
-        )
+    member = signed_in_member(database(), browser.tenant_id(), login["member_id"])
+    if member is None:
+        response = browser.login_page(resume_url, info.sp_entity_id)
+        web_session.clear_login(response, browser.tenant_id())
+        return response
+    decision = access_decision(member, browser.settings().access)
+    if not decision.allowed:
+        return browser.message_page("Access denied", decision.message, 403)
+    values = member_attributes(member, sso, decision.access)
+    sp = idp.sps[info.sp_entity_id]
+    response_b64 = idp.authn_response(
+        info,
+        released(values, sp.attributes),
+        member.member_id,
+        member.email,
+        sso.assertion_lifetime_seconds,
+    )
     fields = {"SAMLResponse": response_b64}
     if relay_state:
         fields["RelayState"] = relay_state

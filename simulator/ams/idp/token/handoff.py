@@ -15,7 +15,7 @@ Example::
 
     token = issue_token(session, "demo", service, "M000001", ttl_seconds=60, flow="launch", target=None)
     redeemed = redeem_token(session, "demo", service, token)
-    profile = member_profile(session, "demo", redeemed.member_id, settings, service)
+    profile = member_profile(db, "demo", redeemed.member_id, settings, service)
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from simulator.ams.idp.login import signed_in_member
 from simulator.ams.idp.token.models import HandoffToken, TokenService
 from simulator.ams.idp.token.registry import BackChannelError
 from simulator.core.clock import wall_now
+from simulator.core.db import Database
 from simulator.core.errors import BadRequest, NotFound
 from simulator.core.security import digest_key
 from simulator.core.settings import TenantSettings
@@ -149,16 +150,15 @@ def redeem_token(
 
 
 def member_profile(
-    session: Session, tenant_id: str, member_id: str, settings: TenantSettings, service: TokenService
+    db: Database, tenant_id: str, member_id: str, settings: TenantSettings, service: TokenService
 ) -> dict[str, Any]:
     """The member as ``service`` may see them now: released attributes and the access decision."""
-    found = signed_in_member(session, tenant_id, member_id)
-    if found is None:
+    member = signed_in_member(db, tenant_id, member_id)
+    if member is None:
         raise NotFound(f"Member {member_id} no longer exists or is deactivated.", code="member_not_found")
-    member, organisation = found
     decision = access_decision(member, settings.access)
     access = decision.access if decision.allowed else "denied"
-    values = released(member_attributes(member, organisation, settings.sso, access), service.attributes)
+    values = released(member_attributes(member, settings.sso, access), service.attributes)
     return {
         "member_id": member.member_id,
         "service_id": service.service_id,

@@ -94,17 +94,17 @@ def _hand_off(service_key: str, flow: str, destination: str | None, target: str 
     login = browser.current_login()
     if login is None:
         return browser.login_page(resume, service.name)
+    member = signed_in_member(database(), tenant_id, login["member_id"])
+    if member is None:
+        response = browser.login_page(resume, service.name)
+        web_session.clear_login(response, tenant_id)
+        return response
+    decision = access_decision(member, settings.access)
+    if not decision.allowed:
+        return browser.message_page("Access denied", decision.message, 403)
     with database().session() as session:
-        found = signed_in_member(session, tenant_id, login["member_id"])
-        if found is None:
-            response = browser.login_page(resume, service.name)
-            web_session.clear_login(response, tenant_id)
-            return response
-        decision = access_decision(found[0], settings.access)
-        if not decision.allowed:
-            return browser.message_page("Access denied", decision.message, 403)
         token = handoff.issue_token(
-            session, tenant_id, service, found[0].member_id, settings.sso.token_ttl_seconds, flow, target
+            session, tenant_id, service, member.member_id, settings.sso.token_ttl_seconds, flow, target
         )
     params = {"token": token, **({"target": target} if target else {})}
     return _redirect(_with_query(destination or service.landing_url, params))
@@ -159,7 +159,7 @@ def validate(path: TenantPath) -> dict[str, Any]:
         redeemed = handoff.redeem_token(
             session, tenant_id, service, token if isinstance(token, str) else None
         )
-        profile = handoff.member_profile(session, tenant_id, redeemed.member_id, settings, service)
+        profile = handoff.member_profile(database(), tenant_id, redeemed.member_id, settings, service)
     return {
         **profile,
         "flow": redeemed.flow,
@@ -176,5 +176,5 @@ def member(path: MemberPath) -> dict[str, Any]:
     with database().read() as session:
         service = registry.authenticate_service(session, tenant_id, service_id, secret)
         return handoff.member_profile(
-            session, tenant_id, path.member_id, tenant_settings(current_tenant()), service
+            database(), tenant_id, path.member_id, tenant_settings(current_tenant()), service
         )
