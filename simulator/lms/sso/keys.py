@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
+from simulator.core.prepared import Prepared
 from simulator.lms.sso.models import ServiceProviderKey
 
 
@@ -50,13 +51,16 @@ def pem_body(certificate_pem: str) -> str:
     return "".join(line for line in lines if line and not line.startswith("-----"))
 
 
-_KEY_PEMS = select(ServiceProviderKey.private_key_pem, ServiceProviderKey.certificate_pem).where(
-    ServiceProviderKey.tenant_id == bindparam("tenant_id")
+_KEY_PEMS = Prepared(
+    select(ServiceProviderKey.private_key_pem, ServiceProviderKey.certificate_pem).where(
+        ServiceProviderKey.tenant_id == bindparam("tenant_id")
+    )
 )
+"""Built once: every SAML login, ACS post and metadata request reads the key."""
 
 
 def _material(row: Any) -> KeyMaterial:
-    """The material of a key row (an ORM row or a Core row with the two PEM columns)."""
+    """The material of a key row (an ORM row or a prepared row with the two PEM columns)."""
     digest = hashlib.sha256(row.certificate_pem.encode()).hexdigest()
     with _lock:
         cached = _cache.get(digest)
@@ -68,8 +72,7 @@ def _material(row: Any) -> KeyMaterial:
 
 def service_provider_key(db: Database, tenant_id: str) -> KeyMaterial:
     """The tenant's SP key, created (once, even across processes) on first use."""
-    with db.read_connection() as connection:
-        found = connection.execute(_KEY_PEMS, {"tenant_id": tenant_id}).first()
+    found = db.first(_KEY_PEMS, {"tenant_id": tenant_id})
     if found is not None:
         return _material(found)
     query = select(ServiceProviderKey).where(ServiceProviderKey.tenant_id == tenant_id)

@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, insert, select, update
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import Forbidden, SandboxError
+from simulator.core.prepared import Prepared
 from simulator.core.settings import AccessPolicy, SsoSettings
 from simulator.lms.commerce.service import reconcile_at_sign_on
 from simulator.lms.models import LEARNER_ACCESS, Learner
@@ -192,10 +193,23 @@ _VIEW_COLUMNS = (
 _THIS_LEARNER = (_LEARNERS.c.tenant_id == bindparam("tenant_id")) & (
     _LEARNERS.c.member_id == bindparam("member_id")
 )
-_FIND_LEARNER = select(*_VIEW_COLUMNS).where(_THIS_LEARNER)
-_LEARNER_PK = select(_LEARNERS.c.pk).where(_THIS_LEARNER)
-_REFRESH_LEARNER = update(_LEARNERS).where(_LEARNERS.c.pk == bindparam("learner_pk"))
-_CREATE_LEARNER = insert(_LEARNERS)
+_REFRESHED_COLUMNS = (*COLUMN_LIMITS, "access", "attributes", "updated_at")
+"""What every sign-on writes; ``last_sign_on_at`` too unless the learner is denied."""
+
+
+def _refresh_learner(columns: tuple[str, ...]) -> Prepared:
+    return Prepared(
+        update(_LEARNERS)
+        .where(_LEARNERS.c.pk == bindparam("learner_pk"))
+        .values({column: bindparam(column) for column in columns})
+    )
+
+
+_FIND_LEARNER = Prepared(select(*_VIEW_COLUMNS).where(_THIS_LEARNER))
+_LEARNER_PK = Prepared(select(_LEARNERS.c.pk).where(_THIS_LEARNER))
+_REFRESH_LEARNER = _refresh_learner((*_REFRESHED_COLUMNS, "last_sign_on_at"))
+_REFRESH_DENIED_LEARNER = _refresh_learner(_REFRESHED_COLUMNS)
+_CREATE_LEARNER = Prepared(insert(_LEARNERS))
 
 
 def provision(
@@ -203,25 +217,24 @@ def provision(
 ) -> LearnerView:
     """Create the learner on first sign-on, refresh them on every later one (keyed on member id).
 
-    Prebuilt Core statements in one write transaction: this runs on every sign-on.
+    Prepared statements in one write transaction: this runs on every sign-on.
     """
     now = now or wall_now()
     values: dict[str, Any] = {name: _clip(name, identity.get(name)) for name in COLUMN_LIMITS}
     values.update(access=decision.access, attributes=identity.attributes, updated_at=now)
     if not decision.denied:
         values["last_sign_on_at"] = now
-    with db.engine.begin() as connection:
-        pk = connection.execute(
-            _LEARNER_PK, {"tenant_id": tenant_id, "member_id": identity.member_id}
-        ).scalar()
-        created = pk is None
+    with db.prepared_transaction() as transaction:
+        found = transaction.first(_LEARNER_PK, {"tenant_id": tenant_id, "member_id": identity.member_id})
+        created = found is None
         if created:
-            connection.execute(
+            transaction.run(
                 _CREATE_LEARNER,
                 {"tenant_id": tenant_id, "member_id": identity.member_id, "created_at": now, **values},
             )
         else:
-            connection.execute(_REFRESH_LEARNER, {"learner_pk": pk, **values})
+            refresh = _REFRESH_DENIED_LEARNER if decision.denied else _REFRESH_LEARNER
+            transaction.run(refresh, {"learner_pk": found.pk, **values})
     return LearnerView(
         member_id=identity.member_id,
         email=values["email"],
@@ -258,6 +271,5 @@ def sign_on(
 
 def find_learner(db: Database, tenant_id: str, member_id: str) -> LearnerView | None:
     """The learner ``member_id`` of ``tenant_id`` as a snapshot, or None."""
-    with db.read_connection() as connection:
-        row = connection.execute(_FIND_LEARNER, {"tenant_id": tenant_id, "member_id": member_id}).first()
+    row = db.first(_FIND_LEARNER, {"tenant_id": tenant_id, "member_id": member_id})
     return None if row is None else LearnerView(*row, created=False)

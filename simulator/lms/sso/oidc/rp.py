@@ -40,6 +40,7 @@ from simulator.config import SandboxConfig
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError
+from simulator.core.prepared import Prepared
 from simulator.core.settings import SsoSettings
 from simulator.lms.sso.backchannel import BACK_CHANNEL, BackChannelError, BackChannelResponse
 from simulator.lms.sso.models import OidcClientRegistration
@@ -155,11 +156,14 @@ def _register(config: SandboxConfig, tenant_id: str, endpoint: str, redirect_uri
     return registered
 
 
-_STORED_CLIENT = select(OidcClientRegistration.client_id, OidcClientRegistration.client_secret).where(
-    OidcClientRegistration.tenant_id == bindparam("tenant_id"),
-    OidcClientRegistration.issuer == bindparam("issuer"),
-    OidcClientRegistration.redirect_uri == bindparam("redirect_uri"),
+_STORED_CLIENT = Prepared(
+    select(OidcClientRegistration.client_id, OidcClientRegistration.client_secret).where(
+        OidcClientRegistration.tenant_id == bindparam("tenant_id"),
+        OidcClientRegistration.issuer == bindparam("issuer"),
+        OidcClientRegistration.redirect_uri == bindparam("redirect_uri"),
+    )
 )
+"""Built once: every login and callback looks the client up."""
 
 
 def client_credentials(
@@ -170,8 +174,7 @@ def client_credentials(
         return sso.oidc_client_id, sso.oidc_client_secret
     redirect_uri = callback_url(config, tenant_id)
     parameters = {"tenant_id": tenant_id, "issuer": op.issuer, "redirect_uri": redirect_uri}
-    with db.read_connection() as connection:
-        stored = connection.execute(_STORED_CLIENT, parameters).first()
+    stored = db.first(_STORED_CLIENT, parameters)
     if stored is not None:
         return stored.client_id, stored.client_secret
     if not op.registration_endpoint:
@@ -202,7 +205,7 @@ def client_credentials(
             )
     except IntegrityError:  # another process registered at the same time: use theirs
         with db.read_connection() as connection:
-            stored = connection.execute(_STORED_CLIENT, parameters).one()
+            stored = connection.execute(_STORED_CLIENT.statement, parameters).one()
             return stored.client_id, stored.client_secret
     log.info(
         "registered the LMS of tenant %s as OIDC client %s at %s",

@@ -28,14 +28,17 @@ from sqlalchemy import bindparam, delete, insert
 from simulator.config import SandboxConfig
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
+from simulator.core.prepared import Prepared
 from simulator.core.settings import SsoSettings
 from simulator.lms.sso.keys import KeyMaterial, service_provider_key
 from simulator.lms.sso.models import PendingAuthnRequest
 from simulator.lms.sso.saml.idp import IdpDescriptor, identity_provider
 
 REQUEST_LIFETIME = dt.timedelta(minutes=10)
-_DROP_EXPIRED_REQUESTS = delete(PendingAuthnRequest).where(PendingAuthnRequest.expires_at < bindparam("now"))
-_REMEMBER_REQUEST = insert(PendingAuthnRequest)
+_DROP_EXPIRED_REQUESTS = Prepared(
+    delete(PendingAuthnRequest).where(PendingAuthnRequest.expires_at < bindparam("now"))
+)
+_REMEMBER_REQUEST = Prepared(insert(PendingAuthnRequest))
 
 
 @dataclass(frozen=True)
@@ -166,9 +169,9 @@ def start_login(
     redirect_url = auth.login(return_to=return_to)
     request_id = auth.get_last_request_id()
     now = wall_now()
-    with db.engine.begin() as connection:
-        connection.execute(_DROP_EXPIRED_REQUESTS, {"now": now})
-        connection.execute(
+    with db.prepared_transaction() as transaction:
+        transaction.run(_DROP_EXPIRED_REQUESTS, {"now": now})
+        transaction.run(
             _REMEMBER_REQUEST,
             {
                 "tenant_id": tenant_id,

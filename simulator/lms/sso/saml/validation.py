@@ -38,13 +38,14 @@ from onelogin.saml2.utils import (
     OneLogin_Saml2_ValidationError,
     return_false_on_exception,
 )
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from simulator.config import SandboxConfig
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError
+from simulator.core.prepared import Prepared
 from simulator.core.settings import SsoSettings
 from simulator.lms.sso.models import PendingAuthnRequest, SeenAssertion
 from simulator.lms.sso.saml import schema
@@ -240,17 +241,19 @@ def _check_subject_confirmation(
     )
 
 
-_DROP_EXPIRED_ASSERTIONS = delete(SeenAssertion).where(SeenAssertion.expires_at < bindparam("now"))
-_PENDING_REQUEST = select(PendingAuthnRequest.pk, PendingAuthnRequest.relay_state).where(
-    PendingAuthnRequest.tenant_id == bindparam("tenant_id"),
-    PendingAuthnRequest.request_id == bindparam("request_id"),
-    PendingAuthnRequest.expires_at > bindparam("now"),
+_DROP_EXPIRED_ASSERTIONS = Prepared(delete(SeenAssertion).where(SeenAssertion.expires_at < bindparam("now")))
+_USE_UP_REQUEST = Prepared(
+    delete(PendingAuthnRequest)
+    .where(
+        PendingAuthnRequest.tenant_id == bindparam("tenant_id"),
+        PendingAuthnRequest.request_id == bindparam("request_id"),
+        PendingAuthnRequest.expires_at > bindparam("now"),
+    )
+    .returning(PendingAuthnRequest.relay_state)
 )
-_USE_UP_REQUEST = delete(PendingAuthnRequest).where(PendingAuthnRequest.pk == bindparam("pk"))
-_SEEN_ASSERTION = select(SeenAssertion.pk).where(
-    SeenAssertion.tenant_id == bindparam("tenant_id"), SeenAssertion.assertion_id == bindparam("assertion_id")
-)
-_RECORD_ASSERTION = insert(SeenAssertion)
+"""Finds and uses up the pending request in one statement: of two concurrent uses, one gets the row."""
+_RECORD_ASSERTION = Prepared(insert(SeenAssertion))
+"""An assertion ID already recorded breaks the (tenant_id, assertion_id) unique constraint."""
 
 
 def _consume(
@@ -263,13 +266,15 @@ def _consume(
 ) -> str | None:
     """Use up the matching AuthnRequest and record the assertion ID; returns the request's return path.
 
-    One write transaction: a refusal rolls it back, so a rejected response uses nothing up.
+    One write transaction: a refusal rolls it back, so a rejected response uses nothing up. Both uses
+    are atomic on every backend: the request is deleted with ``RETURNING`` (a concurrent second use
+    finds nothing), and a replayed assertion ID breaks a unique constraint.
     """
     now = wall_now()
     return_to = None
     try:
-        with db.engine.begin() as connection:
-            connection.execute(_DROP_EXPIRED_ASSERTIONS, {"now": now})
+        with db.prepared_transaction() as transaction:
+            transaction.run(_DROP_EXPIRED_ASSERTIONS, {"now": now})
             if in_response_to is None:
                 if not sso.allow_idp_initiated:
                     raise SamlResponseRejected(
@@ -277,28 +282,20 @@ def _consume(
                         code="saml_unsolicited_response",
                     )
             else:
-                pending = connection.execute(
-                    _PENDING_REQUEST, {"tenant_id": tenant_id, "request_id": in_response_to, "now": now}
-                ).first()
+                pending = transaction.first(
+                    _USE_UP_REQUEST, {"tenant_id": tenant_id, "request_id": in_response_to, "now": now}
+                )
                 if pending is None:
                     raise SamlResponseRejected(
                         f"InResponseTo {in_response_to!r} names no pending request of this SP.",
                         code="saml_wrong_in_response_to",
                     )
                 return_to = pending.relay_state
-                connection.execute(_USE_UP_REQUEST, {"pk": pending.pk})
-            seen = connection.execute(
-                _SEEN_ASSERTION, {"tenant_id": tenant_id, "assertion_id": assertion_id}
-            ).first()
-            if seen is not None:
-                raise SamlResponseRejected(
-                    f"Assertion {assertion_id} was already used.", code="saml_replayed_assertion"
-                )
-            connection.execute(
+            transaction.run(
                 _RECORD_ASSERTION,
                 {"tenant_id": tenant_id, "assertion_id": assertion_id, "expires_at": keep_until},
             )
-    except IntegrityError as exc:  # another process consumed the same assertion at the same moment
+    except IntegrityError as exc:  # the assertion ID was used before (or by a concurrent request)
         raise SamlResponseRejected(
             f"Assertion {assertion_id} was already used.", code="saml_replayed_assertion"
         ) from exc
