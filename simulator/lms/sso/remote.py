@@ -66,7 +66,11 @@ def fetch_text(url: str, refresh: bool = False) -> str:
 
 def fetch_json(url: str, refresh: bool = False) -> dict[str, Any]:
     """The JSON object at ``url`` (cached like :func:`fetch_text`)."""
-    text = fetch_text(url, refresh=refresh)
+    return json_object(url, fetch_text(url, refresh=refresh))
+
+
+def json_object(url: str, text: str) -> dict[str, Any]:
+    """``text``, fetched from ``url``, as a JSON object; ``IdentityProviderUnavailable`` otherwise."""
     try:
         document = json.loads(text)
     except ValueError as exc:

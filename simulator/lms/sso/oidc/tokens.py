@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -25,9 +26,13 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from simulator.core.errors import SandboxError
-from simulator.lms.sso.remote import fetch_json
+from simulator.lms.sso.remote import fetch_text, json_object
 
 ALLOWED_ALGORITHMS = ["RS256"]
+KEY_SET_CACHE_SIZE = 16
+
+_key_sets: dict[str, KeySet] = {}
+_key_sets_lock = threading.Lock()
 
 
 class IdTokenRejected(SandboxError):
@@ -36,10 +41,20 @@ class IdTokenRejected(SandboxError):
 
 
 def _key_set(jwks_uri: str, refresh: bool) -> KeySet:
-    try:
-        return KeySet.import_key_set(fetch_json(jwks_uri, refresh=refresh))  # type: ignore[arg-type]
-    except (JoseError, ValueError, KeyError) as exc:
-        raise IdTokenRejected(f"The provider's JWKS at {jwks_uri} is not usable: {exc}.") from exc
+    """The provider's keys, imported once per JWKS document (importing RSA keys costs more than the
+    signature check they serve)."""
+    text = fetch_text(jwks_uri, refresh=refresh)
+    key_set = _key_sets.get(text)
+    if key_set is None:
+        try:
+            key_set = KeySet.import_key_set(json_object(jwks_uri, text))  # type: ignore[arg-type]
+        except (JoseError, ValueError, KeyError) as exc:
+            raise IdTokenRejected(f"The provider's JWKS at {jwks_uri} is not usable: {exc}.") from exc
+        with _key_sets_lock:
+            if len(_key_sets) >= KEY_SET_CACHE_SIZE:
+                _key_sets.clear()
+            _key_sets[text] = key_set
+    return key_set
 
 
 def _decode(id_token: str, jwks_uri: str) -> Any:
