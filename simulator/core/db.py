@@ -182,14 +182,13 @@ class Database:
         # SQLite connections autocommit each statement (isolation_level=None, see _configure_sqlite);
         # PostgreSQL's driver opens a transaction with the first statement.
         connection = self.engine.raw_connection()
+        explicit = begin and self.is_sqlite
         try:
-            if begin and self.is_sqlite:
-                connection.driver_connection.execute("BEGIN IMMEDIATE")
-            yield PreparedCursor(connection, self.engine.dialect)
-            if begin and self.is_sqlite:
-                connection.driver_connection.execute("COMMIT")
-            else:
-                connection.commit()
+            cursor = PreparedCursor(connection, self.engine.dialect)
+            if explicit:
+                cursor.begin()
+            yield cursor
+            cursor.commit(explicit)
         except DBAPIError as error:
             if error.connection_invalidated:
                 connection.invalidate(error.orig)

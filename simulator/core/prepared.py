@@ -172,15 +172,35 @@ class PreparedCursor:
                 return compiled, cursor.fetchone()
             return compiled, cursor.rowcount
         except self.dialect.loaded_dbapi.Error as error:
-            # As SQLAlchemy reports driver errors (IntegrityError, OperationalError …), so that callers
-            # catch one family whichever way a statement ran.
-            raise DBAPIError.instance(
-                compiled.sql,
-                parameters,
-                error,
-                self.dialect.loaded_dbapi.Error,
-                dialect=self.dialect,
-                connection_invalidated=self.dialect.is_disconnect(error, self.connection, cursor),
-            ) from error
+            raise self._translated(error, compiled.sql, parameters, cursor) from error
         finally:
             cursor.close()
+
+    def begin(self) -> None:
+        """Start a write transaction explicitly (SQLite only: its connections otherwise autocommit)."""
+        self._control("BEGIN IMMEDIATE")
+
+    def commit(self, explicit: bool) -> None:
+        """End the transaction: ``COMMIT`` after :meth:`begin`, else the driver's commit."""
+        self._control("COMMIT" if explicit else None)
+
+    def _control(self, sql: str | None) -> None:
+        try:
+            if sql is None:
+                self.connection.commit()
+            else:
+                self.connection.driver_connection.execute(sql)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._translated(error, sql or "COMMIT", (), None) from error
+
+    def _translated(self, error: Exception, sql: str, parameters: Any, cursor: Any) -> DBAPIError:
+        """A driver error as SQLAlchemy reports it (IntegrityError, OperationalError …), so that callers
+        catch one family whichever way a statement ran."""
+        return DBAPIError.instance(
+            sql,
+            parameters,
+            error,
+            self.dialect.loaded_dbapi.Error,
+            dialect=self.dialect,
+            connection_invalidated=self.dialect.is_disconnect(error, self.connection, cursor),
+        )
