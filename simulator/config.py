@@ -17,7 +17,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -47,7 +47,12 @@ class SandboxConfig(BaseModel):
     public_host: str | None = Field(
         None, description="Host name used in URLs the apps hand out (issuers, redirects); default: bind."
     )
-    threads: int = Field(8, ge=1, le=256, description="Request threads per app process.")
+    threads: int = Field(8, ge=1, le=256, description="Request threads per app process (thread workers).")
+    worker_class: Literal["gthread", "gevent"] = Field(
+        "gthread",
+        description="gunicorn worker class of each app process: 'gthread' (`threads` request threads) or "
+        "'gevent' (a greenlet per request: less CPU per request, for sign-in load tests).",
+    )
     password_hash_iterations: int = Field(
         1_000, ge=1, description="PBKDF2 rounds for the sandbox's fake passwords (kept low on purpose)."
     )

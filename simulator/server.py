@@ -43,7 +43,7 @@ def serve_app(name: str, config: SandboxConfig, workers: int = 1) -> None:
     options = {
         "bind": f"{config.bind}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": config.worker_class,
         "threads": config.threads,
         "timeout": 120,
         "graceful_timeout": 5,

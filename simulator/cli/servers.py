@@ -35,6 +35,11 @@ def _server_options(func: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the data folder)."),
             click.option("--threads", type=int, help="Request threads per app (default 8)."),
+            click.option(
+                "--worker-class",
+                type=click.Choice(["gthread", "gevent"]),
+                help="gunicorn worker class: gthread (threads, default) or gevent (greenlets; load tests).",
+            ),
         ]
     ):
         func = option(func)
@@ -144,6 +149,7 @@ def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool) ->
         f"  AMS                    {config.ams_url}/t/demo/   (docs: {config.ams_url}/docs/)",
         f"  LMS                    {config.lms_url}/t/demo/   (docs: {config.lms_url}/docs/)",
         f"  Admin key              {config.effective_admin_key()}",
+        f"  Request workers        {_workers_description(config)}",
     ]
     if not no_demo:
         key = demo_key or "(shown when it was created; the admin key opens it too)"
@@ -153,6 +159,12 @@ def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool) ->
         ]
     lines += [f"  Database               {config.resolved_database_url}", "", "Press Ctrl-C to stop."]
     click.echo("\n".join(lines))
+
+
+def _workers_description(config: SandboxConfig) -> str:
+    if config.worker_class == "gevent":
+        return "gunicorn gevent (a greenlet per request), one process per app"
+    return f"gunicorn gthread, {config.threads} threads in one process per app"
 
 
 @click.command()
