@@ -63,7 +63,12 @@ class CompiledStatement:
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         converted = []
         for name, process in zip(self.names, self.bind_processors, strict=True):
-            value = values[name] if name in values else self.defaults[name]
+            if name in values:
+                value = values[name]
+            elif name in self.defaults:
+                value = self.defaults[name]
+            else:
+                raise ValueError(f"no value given for the statement's parameter {name!r}")
             converted.append(process(value) if process is not None else value)
         return converted if self.positional else dict(zip(self.names, converted, strict=True))
 
@@ -127,8 +132,8 @@ class Prepared:
             bind_processors=tuple(processors),
             dialect=dialect,
         )
-        if getattr(self.statement, "is_select", False) or compiled.effective_returning:
-            returned = list(getattr(self.statement, "exported_columns", ()))
+        returned = list(getattr(self.statement, "exported_columns", ()))
+        if returned and (getattr(self.statement, "is_select", False) or compiled.effective_returning):
             fields = [column.key or f"column_{index}" for index, column in enumerate(returned)]
             statement.row_type = collections.namedtuple("Row", fields, rename=True)  # type: ignore[misc]
             statement.result_types = tuple(column.type.dialect_impl(dialect) for column in returned)

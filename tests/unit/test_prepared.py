@@ -103,6 +103,11 @@ def test_an_insert_must_name_every_column_that_has_a_default(database: Database)
         database.first(_INSERT, values)
 
 
+def test_a_missing_parameter_is_named(database: Database) -> None:
+    with pytest.raises(ValueError, match="'entry_id'"):
+        database.first(_BY_ID, {"tenant_id": "acme"})
+
+
 def test_statements_rendered_at_execution_time_are_refused(database: Database) -> None:
     expanding = Prepared(select(Tenant.id).where(Tenant.id.in_(bindparam("ids", expanding=True))))
     with pytest.raises(ValueError, match="execution time"):
