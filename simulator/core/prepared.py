@@ -3,7 +3,8 @@
 SQLAlchemy's execute path costs about 40 µs per statement (cache key, execution context, result
 metadata, transaction events): more than SQLite takes to run an indexed lookup, and a sign-in runs some
 forty statements across its requests. A :class:`Prepared` statement is compiled once per dialect (and,
-for an INSERT, per set of columns given) and then run straight on a pooled DBAPI connection. Values
+for an INSERT or UPDATE, per set of keys given, as Core does: a key naming a column is written to it)
+and then run straight on a pooled DBAPI connection. Values
 still go through the column types' own bind and result processors, so what is stored and read back is
 exactly what Core and the ORM store and read (UTC datetimes, JSON documents, on SQLite and PostgreSQL).
 
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
@@ -93,11 +94,12 @@ class Prepared:
         self.statement = statement
         self._compiled: dict[tuple[str, tuple[str, ...] | None], CompiledStatement] = {}
         self._lock = threading.Lock()
-        self._is_insert = isinstance(statement, Insert)
+        self._per_columns = isinstance(statement, (Insert, Update))
 
     def compiled_for(self, dialect: Dialect, values: Mapping[str, Any]) -> CompiledStatement:
-        """The statement compiled for ``dialect`` (an INSERT: for exactly the columns in ``values``)."""
-        columns = tuple(values) if self._is_insert else None
+        """The statement compiled for ``dialect``; an INSERT or UPDATE, as Core compiles it, for the keys of
+        ``values`` (a key naming a column is written to it)."""
+        columns = tuple(values) if self._per_columns else None
         key = (dialect.name, columns)
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -120,7 +122,7 @@ class Prepared:
         for name in names:
             bind = compiled.binds[name]
             if columns is not None and name not in columns and not bind.required and bind.value is None:
-                raise ValueError(f"a Prepared INSERT needs a value for column {name!r}")
+                raise ValueError(f"a Prepared INSERT or UPDATE needs a value for column {name!r}")
             if not bind.required:
                 defaults[name] = bind.effective_value
             processors.append(bind.type.dialect_impl(dialect).bind_processor(dialect))

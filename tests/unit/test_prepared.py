@@ -23,9 +23,10 @@ _BY_ID = Prepared(
 )
 _SET_STATUS = Prepared(
     update(_journal)
-    .where(_journal.c.tenant_id == bindparam("tenant_id"), _journal.c.status == bindparam("old"))
+    .where(_journal.c.tenant_id == bindparam("of_tenant"), _journal.c.status == bindparam("old"))
     .values(status=bindparam("new"))
 )
+_SET_BY_ID = Prepared(update(_journal).where(_journal.c.id == bindparam("entry_id")))
 _NEWEST = Prepared(
     select(_journal.c.id)
     .where(_journal.c.tenant_id == bindparam("tenant_id"))
@@ -83,8 +84,18 @@ def test_a_row_written_prepared_reads_back_the_same_through_the_orm(database: Da
 
 def test_updates_report_rows_touched_and_limits_take_their_built_in_value(database: Database) -> None:
     ids = [database.first(_INSERT, entry(status=status)).id for status in (200, 200, 500)]
-    assert database.run(_SET_STATUS, {"tenant_id": "acme", "old": 200, "new": 204}) == 2
+    assert database.run(_SET_STATUS, {"of_tenant": "acme", "old": 200, "new": 204}) == 2
     assert [row.id for row in database.all(_NEWEST, {"tenant_id": "acme"})] == ids[:0:-1]
+
+
+def test_an_update_without_values_sets_exactly_the_columns_it_is_given(database: Database) -> None:
+    entry_id = database.first(_INSERT, entry()).id
+    database.run(_SET_BY_ID, {"entry_id": entry_id, "status": 503})
+    database.run(_SET_BY_ID, {"entry_id": entry_id, "path": "/t/acme/y", "fault": None})
+    row = database.first(_BY_ID, {"tenant_id": "acme", "entry_id": entry_id})
+    assert (row.status, row.fault) == (503, None)
+    with database.read() as session:
+        assert session.get(JournalEntry, entry_id).path == "/t/acme/y"
 
 
 def test_a_failed_transaction_leaves_nothing_behind(database: Database) -> None:

@@ -193,22 +193,10 @@ _VIEW_COLUMNS = (
 _THIS_LEARNER = (_LEARNERS.c.tenant_id == bindparam("tenant_id")) & (
     _LEARNERS.c.member_id == bindparam("member_id")
 )
-_REFRESHED_COLUMNS = (*COLUMN_LIMITS, "access", "attributes", "updated_at")
-"""What every sign-on writes; ``last_sign_on_at`` too unless the learner is denied."""
-
-
-def _refresh_learner(columns: tuple[str, ...]) -> Prepared:
-    return Prepared(
-        update(_LEARNERS)
-        .where(_LEARNERS.c.pk == bindparam("learner_pk"))
-        .values({column: bindparam(column) for column in columns})
-    )
-
-
 _FIND_LEARNER = Prepared(select(*_VIEW_COLUMNS).where(_THIS_LEARNER))
 _LEARNER_PK = Prepared(select(_LEARNERS.c.pk).where(_THIS_LEARNER))
-_REFRESH_LEARNER = _refresh_learner((*_REFRESHED_COLUMNS, "last_sign_on_at"))
-_REFRESH_DENIED_LEARNER = _refresh_learner(_REFRESHED_COLUMNS)
+_REFRESH_LEARNER = Prepared(update(_LEARNERS).where(_LEARNERS.c.pk == bindparam("learner_pk")))
+"""Sets the columns it is given (``last_sign_on_at`` only when the learner is not denied)."""
 _CREATE_LEARNER = Prepared(insert(_LEARNERS))
 
 
@@ -233,8 +221,7 @@ def provision(
                 {"tenant_id": tenant_id, "member_id": identity.member_id, "created_at": now, **values},
             )
         else:
-            refresh = _REFRESH_DENIED_LEARNER if decision.denied else _REFRESH_LEARNER
-            transaction.run(refresh, {"learner_pk": found.pk, **values})
+            transaction.run(_REFRESH_LEARNER, {"learner_pk": found.pk, **values})
     return LearnerView(
         member_id=identity.member_id,
         email=values["email"],
