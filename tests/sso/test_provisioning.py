@@ -114,6 +114,19 @@ def test_a_learner_who_lapses_loses_the_session_at_the_next_sign_on(saml_world: 
     assert saml_world.me().status_code == 401
 
 
+def test_a_refused_sign_on_refreshes_the_learner_but_not_the_last_sign_on(
+    saml_world: SamlWorld, db: Database
+) -> None:
+    assert sign_in(saml_world).status_code == 302
+    [before] = learners(db)
+
+    assert sign_in(saml_world, given_name="Augusta", member_status="lapsed").status_code == 403
+
+    [after] = learners(db)
+    assert (after.given_name, after.member_status) == ("Augusta", "lapsed")
+    assert after.last_sign_on_at == before.last_sign_on_at
+
+
 def test_renamed_attributes_are_read_by_uri_name_or_friendly_name(
     saml_world: SamlWorld, db: Database
 ) -> None:
