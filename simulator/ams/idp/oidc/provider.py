@@ -268,11 +268,12 @@ _CLAIM_CODE = Prepared(
 )
 
 
-_NOT_VALIDATED = object()
-
-
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def __init__(self, request: Any, server: Any) -> None:
+        super().__init__(request, server)
+        self._validated_redirect_uri: str | None = None
 
     def validate_authorization_request(self) -> str:
         """RFC 6749 §4.1.1 and OIDC Core §3.1.2.2, validated once per request.
@@ -281,11 +282,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         grant lives for one request, so the second call answers with the first one's result instead of
         running the client lookup, the nonce check and the PKCE checks again.
         """
-        validated = self.__dict__.get("_validated_redirect_uri", _NOT_VALIDATED)
-        if validated is _NOT_VALIDATED:
-            validated = super().validate_authorization_request()
-            self.__dict__["_validated_redirect_uri"] = validated
-        return validated
+        if self._validated_redirect_uri is None:  # a valid request always names its redirect_uri
+            self._validated_redirect_uri = super().validate_authorization_request()
+        return self._validated_redirect_uri
 
     def generate_authorization_code(self) -> str:
         """48 random URL-safe characters (authlib's default length) from one ``secrets`` call."""

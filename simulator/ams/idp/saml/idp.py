@@ -402,16 +402,14 @@ _SP_VERSIONS = Prepared(
 )
 
 
-def tenant_idp(
-    db: Database, tenant_id: str, ams_url: str, sso: SsoSettings, key: keys.ParsedKey | None = None
-) -> TenantIdp:
+def tenant_idp(db: Database, tenant_id: str, ams_url: str, sso: SsoSettings) -> TenantIdp:
     """The tenant's IdP as it stands now (rebuilt when its SPs, key or attribute names change).
 
-    Each call reads the active key (unless given) and the SPs' versions — not their metadata — and
+    Each call reads the active key and the SPs' versions — not their metadata — and
     answers from the in-process cache when nothing changed; pysaml2's config and metadata parsing
     (tens of milliseconds) happen only when something did.
     """
-    key = key or keys.ensure_active_key(db, tenant_id)
+    key = keys.ensure_active_key(db, tenant_id)
     versions = [tuple(row) for row in db.all(_SP_VERSIONS, {"tenant_id": tenant_id})]
     fingerprint = _fingerprint(tenant_id, ams_url, key.kid, versions, sso)
     cached = _servers.get(fingerprint)

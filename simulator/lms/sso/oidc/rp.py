@@ -204,9 +204,10 @@ def client_credentials(
                 )
             )
     except IntegrityError:  # another process registered at the same time: use theirs
-        with db.read_connection() as connection:
-            stored = connection.execute(_STORED_CLIENT.statement, parameters).one()
-            return stored.client_id, stored.client_secret
+        stored = db.first(_STORED_CLIENT, parameters)
+        if stored is None:
+            raise
+        return stored.client_id, stored.client_secret
     log.info(
         "registered the LMS of tenant %s as OIDC client %s at %s",
         tenant_id,
