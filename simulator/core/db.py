@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -141,13 +141,6 @@ class Database:
         """A read-write unit of work: commit on success, roll back on any exception."""
         with self._write() as session, session.begin():
             yield session
-
-    @contextmanager
-    def read_connection(self) -> Iterator[Connection]:
-        """A Core connection for read-only statements on the hot path (a deferred transaction on SQLite:
-        no write lock). Much cheaper than an ORM session when the statement is prebuilt."""
-        with self.engine.connect() as connection:
-            yield connection.execution_options(sqlite_begin="DEFERRED")
 
     @contextmanager
     def read(self) -> Iterator[Session]:
