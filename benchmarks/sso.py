@@ -17,15 +17,30 @@ probe:
   (answered with the redirect to the callback) → LMS ``/oidc/callback`` (which calls the AMS token and
   userinfo endpoints) → LMS ``/me`` (7 requests, two of them LMS → AMS).
 
-The AMS and the LMS each run 2 gunicorn workers. gevent workers (a greenlet per request, one thread)
-cost less CPU per request than thread workers: about 125 µs against 205 µs of gunicorn's own per request
-on a trivial app, and no contention for the process's GIL. Against thread workers in the same window
-they gave 12–17 % more OIDC sign-ins per second (three pairs); SAML sign-ins, whose requests carry more
-work of their own, moved between −11 % and +13 % (within the noise). With ``--worker-class gthread``, 3
-threads per worker did best on two cores (against 2, 4 and 8; 8 threads cost about 20 % more CPU per
-OIDC sign-in).
+The AMS and the LMS each run one gevent worker: two server processes for two cores. gevent workers (a
+greenlet per request, one thread) cost less CPU per request than thread workers: about 125 µs against
+205 µs of gunicorn's own per request on a trivial app, and no contention for a process's GIL. Measured
+on two cores, alternating configurations in one window (medians of three, logins/s, server CPU ms per
+login in brackets):
 
-Each protocol runs three times; the table shows the median. Beside it, in the same run and process:
+=====================================  ==============  ==============
+configuration (per app)                SAML            OIDC
+=====================================  ==============  ==============
+1 gevent worker (the default)          139 (12.2)      194 (7.7)
+1 gthread worker, 3 threads            112 (15.0)      110 (12.5)
+2 gthread workers, 3 threads each      110 (16.5)      142 (12.5)
+=====================================  ==============  ==============
+
+Against two gevent workers per app, alternating in another window: OIDC 173 and 190 against 149 and 161,
+SAML 120 and 146 against 110 and 106.
+
+Two workers per app put four server processes on two cores: each sign-in then costs a third more server
+CPU, whatever the worker class (the processes time-share the cores). One thread worker cannot use more than
+one core for its app (its GIL), and the AMS carries more than half of each sign-in. With ``--worker-class
+gthread``, 3 threads per worker did best on two cores (against 2, 4 and 8; 8 threads cost about 20 %
+more CPU per OIDC sign-in).
+
+Each protocol runs three times; the printed table shows the median. Beside it, in the same run and process:
 
 - ``sign_verify_inprocess``: one enveloped RSA-SHA256 signature by :class:`XmlsecBackend` plus one
   verification with python-xmlsec;
@@ -39,7 +54,7 @@ The machine is shared: numbers are noisy, which is why each login figure is a me
 Usage::
 
     .venv/bin/python benchmarks/sso.py [--seconds 10] [--clients 16] [--client-processes 2]
-                                       [--workers 2] [--worker-class gevent] [--threads 3]
+                                       [--workers 1] [--worker-class gevent] [--threads 3]
 
 Results are printed and written to ``benchmarks/results/sso.json``.
 """
@@ -479,7 +494,7 @@ def main() -> None:
     parser.add_argument("--raw-seconds", type=float, default=2.0, help="Time per in-process measurement.")
     parser.add_argument("--clients", type=int, default=16, help="Concurrent browsers.")
     parser.add_argument("--client-processes", type=int, default=2, help="Processes the browsers run in.")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes per app.")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes per app.")
     parser.add_argument(
         "--worker-class", choices=["gevent", "gthread"], default="gevent", help="gunicorn worker class."
     )
