@@ -14,9 +14,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import xmlsec
 from lxml import etree
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from simulator.core.db import Database
 from simulator.lms.app import create_app
+from simulator.lms.sso.keys import service_provider_key
 from tests.sso import saml_attacks as attacks
 from tests.sso.saml_attacks import NS, assertion_of, encode
 from tests.sso.sp_support import SamlWorld, page_code, patch_settings
@@ -59,34 +61,52 @@ def test_a_signature_on_the_response_alone_or_on_both_is_accepted(saml_world: Sa
     assert saml_world.me().get_json()["member_id"] == "M1001"
 
 
-def test_the_authn_request_is_signed_with_rsa_sha256_by_the_key_in_the_sp_metadata(
-    saml_world: SamlWorld,
+def signed_query(params: dict[str, list[str]], saml_type: str) -> bytes:
+    """The part of an HTTP-Redirect query that its ``Signature`` covers (SAML bindings §3.4.4.1)."""
+    parts = {saml_type: params[saml_type][0]}
+    if "RelayState" in params:
+        parts["RelayState"] = params["RelayState"][0]
+    parts["SigAlg"] = params["SigAlg"][0]
+    return urlencode(parts).encode()
+
+
+def assert_signed_by_the_sp_metadata_key(
+    world: SamlWorld, params: dict[str, list[str]], saml_type: str
 ) -> None:
-    _, params = saml_world.start_login()
-    metadata = etree.fromstring(saml_world.lms.get("/t/acme/saml/metadata").data)
+    metadata = etree.fromstring(world.lms.get("/t/acme/saml/metadata").data)
     certificate = metadata.findtext(".//ds:X509Certificate", namespaces=NS).strip()
     pem = "-----BEGIN CERTIFICATE-----\n" + certificate + "\n-----END CERTIFICATE-----\n"
-    signed_part = urlencode(
-        {
-            "SAMLRequest": params["SAMLRequest"][0],
-            "RelayState": params["RelayState"][0],
-            "SigAlg": params["SigAlg"][0],
-        }
-    )
+    signed_part = signed_query(params, saml_type)
 
     assert params["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
     key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem)
     context = xmlsec.SignatureContext()
     context.key = key
-    context.verify_binary(
-        signed_part.encode(), xmlsec.constants.TransformRsaSha256, base64.b64decode(params["Signature"][0])
-    )
+    signature = base64.b64decode(params["Signature"][0])
+    context.verify_binary(signed_part, xmlsec.constants.TransformRsaSha256, signature)
     with pytest.raises(xmlsec.Error):
-        context.verify_binary(
-            signed_part.encode() + b"x",
-            xmlsec.constants.TransformRsaSha256,
-            base64.b64decode(params["Signature"][0]),
-        )
+        context.verify_binary(signed_part + b"x", xmlsec.constants.TransformRsaSha256, signature)
+
+
+def test_the_authn_request_is_signed_with_rsa_sha256_by_the_key_in_the_sp_metadata(
+    saml_world: SamlWorld,
+) -> None:
+    _, params = saml_world.start_login()
+
+    assert_signed_by_the_sp_metadata_key(saml_world, params, "SAMLRequest")
+
+
+def test_redirect_signatures_are_the_bytes_python3_saml_itself_signs(saml_world: SamlWorld) -> None:
+    # The LMS signs with its SP key parsed once; python3-saml parses the PEM text for every signature.
+    _, params = saml_world.start_login()
+    db = Database(saml_world.config.resolved_database_url)
+    try:
+        private_key_pem = service_provider_key(db, "acme").private_key_pem
+    finally:
+        db.dispose()
+
+    expected = OneLogin_Saml2_Utils.sign_binary(signed_query(params, "SAMLRequest"), private_key_pem)
+    assert base64.b64decode(params["Signature"][0]) == expected
 
 
 def test_sp_metadata_names_entity_acs_and_a_per_tenant_certificate(
@@ -328,7 +348,7 @@ def test_logout_ends_the_session_and_goes_to_the_idp_single_logout(saml_world: S
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == saml_world.idp.sso_url + "/slo"
-    assert "SAMLRequest" in parse_qs(location.query)
+    assert_signed_by_the_sp_metadata_key(saml_world, parse_qs(location.query), "SAMLRequest")
     assert saml_world.me().status_code == 401
     assert saml_world.lms.get("/t/acme/logout").status_code == 200  # nothing left to end at the IdP
 
