@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, delete, func, select
 from sqlalchemy.orm import Session
 
+from simulator.core.caching import BoundedCache
 from simulator.core.clock import wall_now
 from simulator.core.db import Base, Database
 from simulator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
@@ -100,16 +100,10 @@ _SNAPSHOT_QUERY = Prepared(
 )
 """Built once: building a statement costs more than running it."""
 
-_settings_documents: dict[str, tuple[dict[str, Any], TenantSettings]] = {}
-_plain_documents: dict[str, dict[str, Any]] = {}
-_documents_lock = threading.Lock()
-
-
-def _remember(cache: dict[str, Any], text: str, value: Any) -> None:
-    with _documents_lock:
-        if len(cache) >= PARSED_DOCUMENT_CACHE_SIZE:
-            cache.clear()
-        cache[text] = value
+_settings_documents: BoundedCache[str, tuple[dict[str, Any], TenantSettings]] = BoundedCache(
+    PARSED_DOCUMENT_CACHE_SIZE
+)
+_plain_documents: BoundedCache[str, dict[str, Any]] = BoundedCache(PARSED_DOCUMENT_CACHE_SIZE)
 
 
 def _settings_document(text: str) -> tuple[dict[str, Any], TenantSettings]:
@@ -122,7 +116,7 @@ def _settings_document(text: str) -> tuple[dict[str, Any], TenantSettings]:
     if cached is None:
         document = json.loads(text)
         cached = (document, TenantSettings.model_validate(document))
-        _remember(_settings_documents, text, cached)
+        _settings_documents.put(text, cached)
     return cached
 
 
@@ -130,7 +124,7 @@ def _plain_document(text: str) -> dict[str, Any]:
     cached = _plain_documents.get(text)
     if cached is None:
         cached = json.loads(text)
-        _remember(_plain_documents, text, cached)
+        _plain_documents.put(text, cached)
     return cached
 
 

@@ -21,6 +21,7 @@ import xmlsec
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from simulator.core.caching import BoundedCache
 from simulator.core.certificates import self_signed_rsa
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
@@ -39,8 +40,8 @@ class KeyMaterial:
 
 _cache: dict[str, KeyMaterial] = {}
 _lock = threading.Lock()
-_xmlsec_keys: dict[str, xmlsec.Key] = {}
 XMLSEC_KEY_CACHE_SIZE = 256
+_xmlsec_keys: BoundedCache[str, xmlsec.Key] = BoundedCache(XMLSEC_KEY_CACHE_SIZE)
 
 
 def generate_key_pair(common_name: str) -> tuple[str, str]:
@@ -84,10 +85,7 @@ def xmlsec_signing_key(private_key_pem: str) -> xmlsec.Key:
     key = _xmlsec_keys.get(private_key_pem)
     if key is None:
         key = xmlsec.Key.from_memory(private_key_pem, xmlsec.constants.KeyDataFormatPem, None)
-        with _lock:
-            if len(_xmlsec_keys) >= XMLSEC_KEY_CACHE_SIZE:
-                _xmlsec_keys.clear()
-            _xmlsec_keys[private_key_pem] = key
+        _xmlsec_keys.put(private_key_pem, key)
     return key
 
 

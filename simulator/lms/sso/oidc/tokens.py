@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -25,14 +24,14 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from simulator.core.caching import BoundedCache
 from simulator.core.errors import SandboxError
 from simulator.lms.sso.remote import fetch_text, json_object
 
 ALLOWED_ALGORITHMS = ["RS256"]
 KEY_SET_CACHE_SIZE = 16
 
-_key_sets: dict[str, KeySet] = {}
-_key_sets_lock = threading.Lock()
+_key_sets: BoundedCache[str, KeySet] = BoundedCache(KEY_SET_CACHE_SIZE)
 
 
 class IdTokenRejected(SandboxError):
@@ -50,10 +49,7 @@ def _key_set(jwks_uri: str, refresh: bool) -> KeySet:
             key_set = KeySet.import_key_set(json_object(jwks_uri, text))  # type: ignore[arg-type]
         except (JoseError, ValueError, KeyError) as exc:
             raise IdTokenRejected(f"The provider's JWKS at {jwks_uri} is not usable: {exc}.") from exc
-        with _key_sets_lock:
-            if len(_key_sets) >= KEY_SET_CACHE_SIZE:
-                _key_sets.clear()
-            _key_sets[text] = key_set
+        _key_sets.put(text, key_set)
     return key_set
 
 

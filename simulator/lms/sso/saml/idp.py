@@ -12,13 +12,13 @@ Example::
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from simulator.config import SandboxConfig
+from simulator.core.caching import BoundedCache
 from simulator.core.settings import SsoSettings
 from simulator.lms.sso.remote import IdentityProviderUnavailable, fetch_text
 
@@ -84,9 +84,8 @@ def parse_idp_metadata(xml: str, url: str) -> IdpDescriptor:
     )
 
 
-_parsed: dict[str, tuple[str, IdpDescriptor]] = {}
-_parsed_lock = threading.Lock()
 PARSED_CACHE_SIZE = 256
+_parsed: BoundedCache[str, tuple[str, IdpDescriptor]] = BoundedCache(PARSED_CACHE_SIZE)
 
 
 def identity_provider(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -> IdpDescriptor:
@@ -101,8 +100,5 @@ def identity_provider(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -
     if cached is not None and cached[0] == text:
         return cached[1]
     descriptor = parse_idp_metadata(text, url)
-    with _parsed_lock:
-        if len(_parsed) >= PARSED_CACHE_SIZE:
-            _parsed.clear()
-        _parsed[url] = (text, descriptor)
+    _parsed.put(url, (text, descriptor))
     return descriptor

@@ -14,7 +14,6 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +27,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from sqlalchemy import bindparam, delete, insert
 
 from simulator.config import SandboxConfig
+from simulator.core.caching import BoundedCache
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.prepared import Prepared
@@ -89,9 +89,8 @@ def security_settings(for_metadata: bool) -> dict[str, Any]:
     }
 
 
-_settings_cache: dict[tuple[Any, ...], OneLogin_Saml2_Settings] = {}
-_settings_lock = threading.Lock()
 SETTINGS_CACHE_SIZE = 256
+_settings_cache: BoundedCache[tuple[Any, ...], OneLogin_Saml2_Settings] = BoundedCache(SETTINGS_CACHE_SIZE)
 
 
 def onelogin_settings(
@@ -109,10 +108,7 @@ def onelogin_settings(
     if cached is not None:
         return cached
     settings = _build_onelogin_settings(config, tenant_id, key, idp)
-    with _settings_lock:
-        if len(_settings_cache) >= SETTINGS_CACHE_SIZE:
-            _settings_cache.clear()
-        _settings_cache[cache_key] = settings
+    _settings_cache.put(cache_key, settings)
     return settings
 
 
