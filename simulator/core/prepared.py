@@ -2,11 +2,11 @@
 
 SQLAlchemy's execute path costs about 40 µs per statement (cache key, execution context, result
 metadata, transaction events): more than SQLite takes to run an indexed lookup, and a sign-in runs some
-forty statements across its requests. A :class:`Prepared` statement is compiled once per dialect (and,
+thirty statements across its requests. A :class:`Prepared` statement is compiled once per dialect (and,
 for an INSERT or UPDATE, per set of keys given, as Core does: a key naming a column is written to it)
-and then run straight on a pooled DBAPI connection. Values
-still go through the column types' own bind and result processors, so what is stored and read back is
-exactly what Core and the ORM store and read (UTC datetimes, JSON documents, on SQLite and PostgreSQL).
+and then run straight on a pooled DBAPI connection. Values still go through the column types' own bind
+and result processors, so what is stored and read back is exactly what Core and the ORM store and read
+(UTC datetimes, JSON documents, on SQLite and PostgreSQL).
 
 Each :class:`Database` call is one statement in one transaction of its own (SQLite autocommits it;
 PostgreSQL commits it); :meth:`Database.prepared_transaction` groups several writes. Only plain
