@@ -1,4 +1,4 @@
-"""Member directory services: list, read, create, update and deactivate people (no Flask here).
+"""Member directory services: list, read, create, update, deactivate and delete people (no Flask here).
 
 Every function takes the caller's session and a tenant id, reads and writes only that tenant's rows,
 validates everything before it writes anything, and stamps changes with the tenant's business clock.
@@ -18,13 +18,14 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simulator.ams.models import Member, Organisation
 from simulator.ams.schemas import MemberCreate, MemberQuery, MemberUpdate, OrganisationQuery
 from simulator.core.clock import tenant_now
+from simulator.core.db import Base
 from simulator.core.errors import Conflict, NotFound, ValidationFailed
 from simulator.core.models import Tenant
 from simulator.core.security import hash_password
@@ -354,3 +355,47 @@ def deactivate_member(session: Session, tenant_id: str, member_id: str) -> dict[
         member.updated_at = now
         _flush(session)
     return member_json(member, _organisation_of(session, member))
+
+
+AMS_TABLE_PREFIXES = ("ams_", "idp_")
+
+
+def _member_data_tables() -> tuple[list[Table], list[Table]]:
+    """(tables of a person's records, tables of their transient state), found from the metadata.
+
+    Every AMS table with a ``member_id`` column counts: orders, ledger lines, transcripts and the like are
+    records (a person who has them is never deleted); tables marked ``info={"member_data": "transient"}``
+    (carts, sign-on codes and tokens) go with the person. A new table is a record until it says otherwise.
+    """
+    import simulator.ams.commerce.models
+    import simulator.ams.idp.models
+    import simulator.ams.idp.token.models
+    import simulator.ams.writeback.models  # noqa: F401 - every AMS table registered on the metadata
+
+    records, transient = [], []
+    for table in Base.metadata.sorted_tables:
+        if table.name == Member.__tablename__ or "member_id" not in table.c:
+            continue
+        if table.name.startswith(AMS_TABLE_PREFIXES):
+            (transient if table.info.get("member_data") == "transient" else records).append(table)
+    return records, transient
+
+
+def delete_member(session: Session, tenant_id: str, member_id: str) -> None:
+    """Erase a person who has no records yet (no order, payment, transcript entry…), with their cart and
+    sign-on state; a person with records is refused (409 ``member_has_records``): deactivate them instead.
+    """
+    member = find_member(session, tenant_id, member_id)
+    records, transient = _member_data_tables()
+    for table in records:
+        owned = (table.c.tenant_id == tenant_id, table.c.member_id == member_id)
+        if session.scalar(select(func.count()).select_from(table).where(*owned)):
+            raise Conflict(
+                f"Member '{member_id}' has records ({table.name.split('_', 1)[1].replace('_', ' ')}) and "
+                "cannot be deleted; deactivate them instead.",
+                code="member_has_records",
+            )
+    for table in transient:
+        session.execute(delete(table).where(table.c.tenant_id == tenant_id, table.c.member_id == member_id))
+    session.delete(member)
+    _flush(session)

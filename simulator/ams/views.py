@@ -28,6 +28,7 @@ from simulator.core.web import (
     created,
     current_tenant,
     database,
+    no_content,
     tenant_blueprint,
 )
 
@@ -77,6 +78,15 @@ def deactivate_member(path: MemberPath) -> dict[str, Any]:
     """Set the membership `inactive` and stamp `deactivated_at` on the tenant's business clock."""
     with database().session() as session:
         return service.deactivate_member(session, current_tenant().id, path.member_id)
+
+
+@members_api.delete("/members/<member_id>", responses={204: None, **READ_ERRORS, 409: Problem})
+def delete_member(path: MemberPath) -> Any:
+    """Erase a person who has no records yet, with their cart and sign-on state (a person with orders,
+    payments or transcript entries is refused with `member_has_records`: deactivate them instead)."""
+    with database().session() as session:
+        service.delete_member(session, current_tenant().id, path.member_id)
+    return no_content()
 
 
 @members_api.get("/organisations", responses={200: OrganisationList, **READ_ERRORS})

@@ -14,10 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulator.ams.idp import keys, registry
 from simulator.ams.idp.oidc import clients
-from simulator.core.web import Problem, TenantPath, authorized_tenant_id, created, database, no_content
+from simulator.ams.idp.saml.minting import MintRequest, mint_response
+from simulator.core.tenancy import get_tenant, tenant_settings
+from simulator.core.web import (
+    Problem,
+    TenantPath,
+    app_state,
+    authorized_tenant_id,
+    created,
+    database,
+    no_content,
+)
 
 keys_tag = Tag(name="sso keys", description="Each tenant's IdP signing keys and their rotation")
 saml_tag = Tag(name="saml service providers", description="SAML SPs allowed to sign in through the AMS")
+minting_tag = Tag(
+    name="saml minting",
+    description="Signed SAML Responses made to order (valid or deliberately wrong) for testing an SP",
+)
 oidc_tag = Tag(name="oidc clients", description="OpenID Connect relying parties of the AMS")
 
 sso_api = APIBlueprint(
@@ -76,6 +90,19 @@ class ServiceProviderOut(BaseModel):
 
 class ServiceProviderList(BaseModel):
     service_providers: list[ServiceProviderOut]
+
+
+class MintedResponse(BaseModel):
+    saml_response: str = Field(..., description="The Response, base64: the HTTP-POST binding's SAMLResponse.")
+    xml: str = Field(..., description="The same Response as XML text.")
+    acs_url: str = Field(..., description="Where to post it (form fields SAMLResponse and RelayState).")
+    sp: str
+    member_id: str
+    response_id: str
+    assertion_id: str | None
+    in_response_to: str | None
+    sign: Literal["assertion", "response", "both", "none"]
+    encrypted: bool
 
 
 class ServiceProviderPath(TenantPath):
@@ -162,6 +189,26 @@ def delete_service_provider(path: ServiceProviderPath) -> Any:
     with database().session() as session:
         registry.delete_service_provider(session, tenant_id, path.sp_id)
     return no_content()
+
+
+@sso_api.post(
+    "/tenants/<tenant>/saml/responses",
+    tags=[minting_tag],
+    responses={201: MintedResponse, 422: Problem},
+)
+def mint_saml_response(path: TenantPath, body: MintRequest) -> Any:
+    """Mint a SAML Response signed with the tenant's real IdP key, for a member and a registered SP.
+
+    It is the response the IdP would send at sign-in, changed as the body says: audience, recipient,
+    destination, issuer, times (instants, or seconds from now), NameID, attributes, status, what is
+    signed and with which algorithms, encryption, no assertion at all. A field sent as `null` removes
+    what it names. Nothing is posted anywhere: post `saml_response` to `acs_url` yourself.
+    """
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().read() as session:
+        settings = tenant_settings(get_tenant(session, tenant_id))
+    minted = mint_response(database(), tenant_id, app_state().config.ams_url, settings, body)
+    return minted, 201
 
 
 @sso_api.post(

@@ -328,6 +328,36 @@ def test_deactivate(api: Any, console: Any) -> None:
 def test_member_writes_on_unknown_members_are_404(api: Any) -> None:
     problem(api.patch(f"{MEMBERS}/M999999", json={"city": "X"}), 404, "member_not_found")
     problem(api.post(f"{MEMBERS}/M999999/deactivate"), 404, "member_not_found")
+    problem(api.delete(f"{MEMBERS}/M999999"), 404, "member_not_found")
+
+
+def test_a_person_without_records_is_deleted_with_their_cart(api: Any) -> None:
+    created = api.post(MEMBERS, json=person("passing.by@example.org", member_id="TEMP-1")).get_json()
+    assert created["member_id"] == "TEMP-1"
+    course = api.get("/t/acme/api/products").get_json()["items"][0]["code"]
+    assert api.post(f"{MEMBERS}/TEMP-1/cart/items", json={"product_code": course}).status_code == 200
+
+    assert api.delete(f"{MEMBERS}/TEMP-1").status_code == 204
+
+    problem(api.get(f"{MEMBERS}/TEMP-1"), 404, "member_not_found")
+    assert "passing.by@example.org" not in {m["email"] for m in all_members(api)}
+    again = api.post(MEMBERS, json=person("passing.by@example.org", member_id="TEMP-1")).get_json()
+    assert api.get(f"{MEMBERS}/TEMP-1/cart").get_json()["lines"] == []
+    assert again["member_id"] == "TEMP-1"
+
+
+def test_a_person_with_an_order_is_not_deleted(api: Any) -> None:
+    course = api.get("/t/acme/api/products").get_json()["items"][0]["code"]
+    assert api.post(f"{MEMBERS}/M100001/cart/items", json={"product_code": course}).status_code == 200
+    card = api.post(
+        "/t/acme/gateway/v1/tokens",
+        json={"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}},
+    ).get_json()["id"]
+    checkout = api.post(f"{MEMBERS}/M100001/cart/checkout", json={"payment": {"card_token": card}})
+    assert checkout.status_code == 201, checkout.get_json()
+
+    problem(api.delete(f"{MEMBERS}/M100001"), 409, "member_has_records")
+    assert api.get(f"{MEMBERS}/M100001").status_code == 200
 
 
 def test_organisations_are_paged(api: Any) -> None:

@@ -22,6 +22,7 @@ def endpoints(tenant_id: str, member_id: str = "M100001") -> list[tuple[str, str
         ("post", f"{base}/members", NEW_PERSON),
         ("patch", f"{base}/members/{member_id}", {"city": "Elsewhere"}),
         ("post", f"{base}/members/{member_id}/deactivate", None),
+        ("delete", f"{base}/members/{member_id}", None),
         ("get", f"{base}/organisations", None),
     ]
 

@@ -266,6 +266,26 @@ def test_expired_and_not_yet_valid_assertions_are_refused_beyond_the_skew(saml_w
     assert saml_world.post(saml_world.idp.signed_response(within_skew)).status_code == 302
 
 
+@pytest.mark.parametrize(
+    ("element", "hours", "code"),
+    [
+        ("response", -1, "saml_expired"),
+        ("assertion", -1, "saml_expired"),
+        ("response", 1, "saml_not_yet_valid"),
+    ],
+)
+def test_a_response_issued_long_ago_or_in_the_future_is_refused_while_its_conditions_hold(
+    saml_world: SamlWorld, element: str, hours: int, code: str
+) -> None:
+    issued = attacks.instant(dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours))
+    root = saml_world.idp.response_xml(saml_world.spec())
+    (root if element == "response" else assertion_of(root)).set("IssueInstant", issued)
+    saml_world.idp.sign(assertion_of(root))
+
+    assert_refused(saml_world, saml_world.post(root), 403, code)
+    assert saml_world.post(saml_world.idp.signed_response(saml_world.spec())).status_code == 302
+
+
 def test_an_unsolicited_response_is_refused_when_the_tenant_does_not_allow_it(saml_world: SamlWorld) -> None:
     patch_settings(saml_world.console, "acme", {"sso": {"allow_idp_initiated": False}})
 

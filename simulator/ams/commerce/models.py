@@ -66,7 +66,10 @@ class CartItem(Base):
     """One product in a member's cart (the cart is stored, so it survives logout)."""
 
     __tablename__ = "ams_cart_items"
-    __table_args__ = (UniqueConstraint("tenant_id", "member_id", "product_code"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "member_id", "product_code"),
+        {"info": {"member_data": "transient"}},
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = tenant_fk()
@@ -80,7 +83,7 @@ class CartCoupon(Base):
     """The coupon code applied to a member's cart, if any."""
 
     __tablename__ = "ams_cart_coupons"
-    __table_args__ = (UniqueConstraint("tenant_id", "member_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "member_id"), {"info": {"member_data": "transient"}})
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = tenant_fk()

@@ -90,3 +90,9 @@ def signed_in_member(db: Database, tenant_id: str, member_id: str) -> SignedInMe
     """The member a login session names, as the AMS has it *now* (None when gone or deactivated)."""
     row = db.first(_SIGNED_IN_MEMBER, {"tenant_id": tenant_id, "member_id": member_id})
     return SignedInMember(*row) if row is not None else None
+
+
+def member_id_by_email(db: Database, tenant_id: str, email: str) -> str | None:
+    """The member id of the person with this email (case-insensitive), or None."""
+    found = db.first(_CREDENTIALS, {"tenant_id": tenant_id, "email": email.strip().lower()})
+    return str(found.member_id) if found is not None else None

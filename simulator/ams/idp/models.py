@@ -81,6 +81,7 @@ class OidcAuthorizationCode(Base):
         UniqueConstraint("tenant_id", "code_hash"),
         # the nonce replay check runs on every authorize request (twice per login)
         Index("ix_idp_oidc_codes_nonce", "tenant_id", "client_id", "nonce"),
+        {"info": {"member_data": "transient"}},
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -106,6 +107,7 @@ class OidcToken(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "access_token_hash"),
         Index("ix_idp_oidc_tokens_tenant_refresh", "tenant_id", "refresh_token_hash"),
+        {"info": {"member_data": "transient"}},
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

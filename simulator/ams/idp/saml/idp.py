@@ -45,7 +45,6 @@ from simulator.ams.idp.saml.xmlsec_backend import (
     key_reference,
     safe_parse,
     sign_enveloped,
-    sign_root,
 )
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError
@@ -243,15 +242,35 @@ class TenantIdp:
         SP's entityID, InResponseTo the request id; the assertion has a fresh ID and an AuthnStatement.
         """
         sp = self.sps[request.sp_entity_id]
+        identity = {name: [value] for name, value in attributes.items()}
+        root = self.response_tree(request, identity, member_id, email, lifetime)
+        self.seal(root, sp.sign, self.encryption_pem(sp) if sp.encrypt_assertion else None)
+        return base64.b64encode(etree.tostring(root, encoding="UTF-8", xml_declaration=False)).decode()
+
+    @staticmethod
+    def encryption_pem(sp: SamlServiceProvider) -> str | None:
+        """The SP's first metadata encryption certificate as PEM (None when it publishes none)."""
+        return _pem(sp.encryption_certificates[0]) if sp.encryption_certificates else None
+
+    def response_tree(
+        self,
+        request: AuthnRequestInfo,
+        identity: dict[str, list[str]],
+        member_id: str,
+        email: str,
+        lifetime: int,
+    ) -> etree._Element:
+        """The unsigned Response for ``request`` as a parsed tree (see :meth:`authn_response`);
+        ``identity`` holds the released attribute values by canonical name."""
+        sp = self.sps[request.sp_entity_id]
         name_id = NameID(
             format=request.name_id_format,
             text=email if request.name_id_format == NAMEID_EMAIL else member_id,
             name_qualifier=self.urls.entity_id,
             sp_name_qualifier=sp.entity_id,
         )
-        encrypt = sp.encrypt_assertion and bool(sp.encryption_certificates)
         response = self.server.create_authn_response(
-            identity={name: [value] for name, value in attributes.items()},
+            identity=identity,
             in_response_to=request.request_id,
             destination=request.acs_url,
             sp_entity_id=sp.entity_id,
@@ -263,17 +282,31 @@ class TenantIdp:
             release_policy=self.release_policy,
             lifetime={"seconds": lifetime},
         )
-        # Signed here, on one parsed tree: pysaml2 would serialise, parse and serialise the whole response
-        # again for each signature. The assertion is signed first, then encrypted, then the response.
-        root = safe_parse(str(response).encode())
+        return safe_parse(str(response).encode())
+
+    def seal(
+        self,
+        root: etree._Element,
+        sign: str,
+        encrypt_to: str | None,
+        signature_method: str = "rsa-sha256",
+        digest_method: str = "sha256",
+    ) -> None:
+        """Sign ``root`` in place as ``sign`` says (assertion, response, both or none), encrypting the
+        assertion to the certificate ``encrypt_to`` (PEM) when given.
+
+        Signed on one parsed tree: pysaml2 would serialise, parse and serialise the whole response again
+        for each signature. The assertion is signed first, then encrypted, then the response is signed,
+        so the response signature covers the EncryptedAssertion (SAML core 2.0 §6.2).
+        """
         key = key_reference(self.kid)
-        if sp.sign in ("assertion", "both"):
-            sign_enveloped(root, root.find(f"{{{SAML_NS}}}Assertion"), key)
-        if encrypt:
-            encrypt_assertion_in_place(root, _pem(sp.encryption_certificates[0]).encode())
-        if sp.sign in ("response", "both"):
-            sign_root(root, key)
-        return base64.b64encode(etree.tostring(root, encoding="UTF-8", xml_declaration=False)).decode()
+        assertion = root.find(f"{{{SAML_NS}}}Assertion")
+        if sign in ("assertion", "both") and assertion is not None:
+            sign_enveloped(root, assertion, key, signature_method, digest_method)
+        if encrypt_to is not None and assertion is not None:
+            encrypt_assertion_in_place(root, encrypt_to.encode())
+        if sign in ("response", "both"):
+            sign_enveloped(root, root, key, signature_method, digest_method)
 
     def logout_response(
         self, saml_request: str, binding: str, relay_state: str | None
@@ -305,6 +338,7 @@ class TenantIdp:
 
 
 def _pem(certificate_base64: str) -> str:
+    """A metadata certificate (base64 DER) as PEM."""
     lines = [certificate_base64[i : i + 64] for i in range(0, len(certificate_base64), 64)]
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 

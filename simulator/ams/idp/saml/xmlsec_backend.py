@@ -175,25 +175,44 @@ def encrypt_assertion_in_place(root: etree._Element, certificate_pem: bytes) -> 
     context.encrypt_xml(data, assertion)
 
 
-def sign_root(root: etree._Element, key_ref: str) -> None:
-    """Sign the root element (enveloped, exclusive C14N, RSA-SHA256, SHA-256; SAML core 2.0 §5.4)."""
-    sign_enveloped(root, root, key_ref)
+SIGNATURE_METHODS = {
+    "rsa-sha1": xmlsec.constants.TransformRsaSha1,
+    "rsa-sha256": xmlsec.constants.TransformRsaSha256,
+    "rsa-sha384": xmlsec.constants.TransformRsaSha384,
+    "rsa-sha512": xmlsec.constants.TransformRsaSha512,
+}
+"""XML Signature 1.1 §6.4 signature methods by short name (SHA-1 only for minted hostile messages)."""
+DIGEST_METHODS = {
+    "sha1": xmlsec.constants.TransformSha1,
+    "sha256": xmlsec.constants.TransformSha256,
+    "sha384": xmlsec.constants.TransformSha384,
+    "sha512": xmlsec.constants.TransformSha512,
+}
+"""XML Signature 1.1 §6.2 digest methods by short name."""
 
 
-def sign_enveloped(root: etree._Element, element: etree._Element, key_ref: str) -> None:
+def sign_enveloped(
+    root: etree._Element,
+    element: etree._Element,
+    key_ref: str,
+    signature_method: str = "rsa-sha256",
+    digest_method: str = "sha256",
+) -> None:
     """Sign ``element`` of the document ``root`` (enveloped, exclusive C14N, RSA-SHA256, SHA-256).
 
     The ``ds:Signature`` goes right after the element's ``saml:Issuer``, where the SAML schema puts it
     (SAML core 2.0 §5.4); its reference names the element's ``ID``. The certificate in its KeyInfo is
-    written on one line, as pysaml2 writes it (KeyInfo is outside what the signature covers).
+    written on one line, as pysaml2 writes it (KeyInfo is outside what the signature covers). The
+    IdP always signs with the defaults; other :data:`SIGNATURE_METHODS` and :data:`DIGEST_METHODS` are
+    for minted messages (:mod:`.minting`).
     """
     node_id = element.get("ID")
     if not node_id:
         raise SignatureError(f"{element.tag} has no ID to sign")
     signature = xmlsec.template.create(
-        root, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
+        root, xmlsec.constants.TransformExclC14N, SIGNATURE_METHODS[signature_method], ns="ds"
     )
-    reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha256, uri=f"#{node_id}")
+    reference = xmlsec.template.add_reference(signature, DIGEST_METHODS[digest_method], uri=f"#{node_id}")
     xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
     xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
     xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))

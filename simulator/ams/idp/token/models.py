@@ -45,6 +45,7 @@ class HandoffToken(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "token_hash"),
         Index("ix_idp_handoff_tokens_tenant_expires", "tenant_id", "expires_at"),
+        {"info": {"member_data": "transient"}},
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

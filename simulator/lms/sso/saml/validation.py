@@ -14,6 +14,9 @@ certificates, the issuer and the status. On top of it, and stricter than it, thi
   the future (profiles §4.1.4.2), and its ``InResponseTo`` equal to the response's;
 - every ``AudienceRestriction`` naming our entityID (SAML core §2.5.1.4);
 - ``NotBefore``/``NotOnOrAfter`` (core §2.5.1.2) against the wall clock with the tenant's skew;
+- ``IssueInstant`` of the response and the assertion no older than :data:`MAX_MESSAGE_AGE_SECONDS` and
+  not in the future (each widened by the skew): a response kept back or dated ahead is refused even while
+  its conditions still hold (core §3.2.2 and §2.3.3; profiles §4.1.4.3);
 - a never-seen assertion ID, recorded in the database so replay fails across processes (§4.1.4.5).
 
 Example::
@@ -53,6 +56,8 @@ from simulator.lms.sso.saml.idp import identity_provider
 from simulator.lms.sso.saml.sp import SpUrls, onelogin_settings, request_data_for
 
 MAX_RESPONSE_CHARS = 512 * 1024
+MAX_MESSAGE_AGE_SECONDS = 300
+"""How long after its IssueInstant a response is still taken (a browser posts it at once)."""
 ALLOWED_SIGNATURE_METHODS = frozenset({Saml.RSA_SHA256, Saml.RSA_SHA384, Saml.RSA_SHA512})
 ALLOWED_DIGEST_METHODS = frozenset({Saml.SHA256, Saml.SHA384, Saml.SHA512})
 NS = {"saml": Saml.NS_SAML, "samlp": Saml.NS_SAMLP, "ds": Saml.NS_DS}
@@ -198,6 +203,27 @@ def _check_destination(response: _StrictResponse, acs: str) -> None:
         )
 
 
+def _check_issue_instants(response: _StrictResponse, assertion: Any, skew_seconds: int) -> None:
+    """Response and assertion issued no more than MAX_MESSAGE_AGE_SECONDS ago and not in the future."""
+    now = wall_now().timestamp()
+    for what, element in (("response", response.document), ("assertion", assertion)):
+        issued = element.get("IssueInstant")
+        try:
+            moment = OneLogin_Saml2_Utils.parse_SAML_to_time(issued) if issued else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise SamlResponseRejected(f"The {what} has no usable IssueInstant.", code="saml_invalid")
+        if moment > now + skew_seconds:
+            raise SamlResponseRejected(
+                f"The {what} is dated in the future (IssueInstant {issued}).", code="saml_not_yet_valid"
+            )
+        if moment + MAX_MESSAGE_AGE_SECONDS + skew_seconds < now:
+            raise SamlResponseRejected(
+                f"The {what} was issued too long ago (IssueInstant {issued}).", code="saml_expired"
+            )
+
+
 def _check_audiences(assertion: Any, entity_id: str) -> None:
     restrictions = assertion.findall("saml:Conditions/saml:AudienceRestriction", NS)
     if not restrictions:
@@ -325,6 +351,7 @@ def validate_response(
     if len(assertions) != 1:
         raise SamlResponseRejected("The response must carry exactly one assertion.", code="saml_invalid")
     assertion = assertions[0]
+    _check_issue_instants(response, assertion, sso.clock_skew_seconds)
     _check_audiences(assertion, urls.entity_id)
     confirmed_until = _check_subject_confirmation(assertion, urls.acs, in_response_to, sso.clock_skew_seconds)
     assertion_id = assertion.get("ID")
