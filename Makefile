@@ -19,9 +19,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/sandbox up
 
+# Debian packages the tests use: xmlsec1 (pysaml2's signature backend, for the SP certified in the tests)
+TEST_DEBIAN_PACKAGES := xmlsec1
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
 	scripts/with-test-services.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

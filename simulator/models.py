@@ -12,6 +12,7 @@ import simulator.ams.idp.models  # registers the AMS identity-provider tables
 import simulator.ams.idp.token.models  # registers the AMS token hand-off tables
 import simulator.ams.models  # registers the AMS tables
 import simulator.ams.writeback.models  # registers the AMS writeback inbox tables
+import simulator.console.conformance_runs  # registers the console's conformance-run history
 import simulator.console.scenario_runs  # registers the console's scenario-run history
 import simulator.core.models  # registers the core tables
 import simulator.core.outbox_models  # registers the outbox tables

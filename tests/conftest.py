@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
+from simulator.scenario.client import SandboxClient
 
 ADMIN_KEY = "test-admin-key"
 POSTGRES_URL_ENV = "SANDBOX_TEST_POSTGRES_URL"
@@ -129,3 +130,16 @@ def make_tenant(console: Any) -> Any:
         return TenantHandle(tenant_id, response.get_json()["api_key"])
 
     return create
+
+
+@pytest.fixture
+def sandbox_env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SandboxClient:
+    """Point the sandbox configuration (SANDBOX_* environment) at the session's sandbox, as a user would."""
+    for name in ("console", "ams", "lms"):
+        url = getattr(sandbox, f"{name}_url")
+        monkeypatch.setenv(f"SANDBOX_{name.upper()}_PORT", url.rsplit(":", 1)[1])
+    monkeypatch.setenv("SANDBOX_ADMIN_KEY", sandbox.key)
+    monkeypatch.setenv("SANDBOX_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SANDBOX_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return sandbox

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from conformance import cli as certify_cli
 from simulator import __version__
 from simulator.cli import faults, journal, outbox, reference, servers, tenants
 from simulator.cli.common import SandboxGroup
@@ -47,6 +48,7 @@ for command in (
     reference.schema,
     reference.show_config,
     scenario_cli.scenario,
+    certify_cli.certify,
 ):
     main.add_command(command)
 

@@ -7,6 +7,7 @@ from flask import render_template
 import simulator.jobs  # noqa: F401 - clock advances run every registered job kind
 from simulator.config import SandboxConfig, load_config
 from simulator.console.api import control
+from simulator.console.conformance_api import conformance_api
 from simulator.console.faults_api import faults_api
 from simulator.console.journal_api import journal_api
 from simulator.console.outbox_api import outbox_api
@@ -18,8 +19,8 @@ from simulator.core.web import build_app
 
 DESCRIPTION = (
     "Control plane of the AMS–LMS Integration Sandbox: tenants, settings, simulated clock, faults, the "
-    "request journal and scenario runs. Send `Authorization: Bearer KEY` (the admin key, or a tenant's key "
-    "for its own tenant)."
+    "request journal, scenario runs and conformance runs. Send `Authorization: Bearer KEY` (the admin "
+    "key, or a tenant's key for its own tenant)."
 )
 
 
@@ -34,6 +35,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_api(sso_api)
     app.register_api(token_services_api)
     app.register_api(scenario_api)
+    app.register_api(conformance_api)
 
     @app.get("/", doc_ui=False)
     def index() -> str:

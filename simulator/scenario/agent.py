@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -76,13 +77,19 @@ def parse_page(text: str) -> tuple[list[Form], str | None]:
 
 @dataclass
 class Landing:
-    """Where a browser journey ended."""
+    """Where a browser journey ended.
+
+    ``submitted`` lists the forms the browser submitted on the way (actions made absolute), and
+    ``held`` the auto-posting form it was told to hold back (see :meth:`UserAgent.journey`).
+    """
 
     status: int
     url: str
     body: Any
     code: str | None = None
     hops: list[str] = field(default_factory=list)
+    submitted: list[Form] = field(default_factory=list)
+    held: Form | None = None
 
     @property
     def is_json(self) -> bool:
@@ -107,34 +114,57 @@ class UserAgent:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def journey(self, url: str, email: str | None = None, password: str | None = None) -> Landing:
-        """GET ``url`` and go on as a person would: sign in when asked, let auto-posting forms post."""
+    def journey(
+        self,
+        url: str,
+        email: str | None = None,
+        password: str | None = None,
+        hold: Callable[[Form], bool] | None = None,
+    ) -> Landing:
+        """GET ``url`` and go on as a person would: sign in when asked, let auto-posting forms post.
+
+        An auto-posting form for which ``hold`` answers true is not submitted: the journey ends on its
+        page with the form in :attr:`Landing.held` (a conformance suite takes the IdP's SAML response
+        there, to post its own variant instead).
+        """
         response = self.http.get(url)
         hops = [str(u.url) for u in response.history] + [str(response.url)]
+        submitted: list[Form] = []
         for _ in range(MAX_FORM_HOPS):
             forms, code = parse_page(response.text) if _is_html(response) else ([], None)
             login = next((f for f in forms if "password" in f.fields and "email" in f.fields), None)
             posting = next((f for f in forms if f.auto_submit), None)
             if login is not None and email is not None and response.status_code == 200:
                 login.fields.update({"email": email, "password": password or ""})
-                response = self._submit(response, login)
+                response = self._submit(response, login, submitted)
                 email = None  # a second login form means the credentials were refused
             elif posting is not None:
-                response = self._submit(response, posting)
+                if hold is not None and hold(posting):
+                    posting.action = str(_action_url(response, posting))
+                    return self._landing(response, hops, code, submitted, posting)
+                response = self._submit(response, posting, submitted)
             else:
-                return self._landing(response, hops, code)
+                return self._landing(response, hops, code, submitted)
             hops += [str(u.url) for u in response.history] + [str(response.url)]
         forms, code = parse_page(response.text) if _is_html(response) else ([], None)
-        return self._landing(response, hops, code)
+        return self._landing(response, hops, code, submitted)
 
-    def _submit(self, page: httpx.Response, form: Form) -> httpx.Response:
-        target = httpx.URL(str(page.url)).join(html.unescape(form.action) or str(page.url))
+    def _submit(self, page: httpx.Response, form: Form, submitted: list[Form]) -> httpx.Response:
+        target = _action_url(page, form)
         log.debug("%s submits a form to %s", self.actor, target)
+        submitted.append(Form(str(target), form.method, dict(form.fields), form.auto_submit))
         if form.method == "post":
             return self.http.post(target, data=form.fields)
         return self.http.get(target, params=form.fields)
 
-    def _landing(self, response: httpx.Response, hops: list[str], code: str | None) -> Landing:
+    def _landing(
+        self,
+        response: httpx.Response,
+        hops: list[str],
+        code: str | None,
+        submitted: list[Form],
+        held: Form | None = None,
+    ) -> Landing:
         body: Any = response.text
         if response.headers.get("content-type", "").split(";")[0].endswith("json"):
             try:
@@ -143,7 +173,7 @@ class UserAgent:
                 body = response.text
         if isinstance(body, dict) and code is None:
             code = body.get("code")
-        return Landing(response.status_code, str(response.url), body, code, hops)
+        return Landing(response.status_code, str(response.url), body, code, hops, submitted, held)
 
     def get_json(self, url: str) -> tuple[int, Any]:
         """GET ``url`` with this browser's cookies; (status, JSON body or None)."""
@@ -152,6 +182,10 @@ class UserAgent:
             return response.status_code, response.json()
         except json.JSONDecodeError:
             return response.status_code, None
+
+
+def _action_url(page: httpx.Response, form: Form) -> httpx.URL:
+    return httpx.URL(str(page.url)).join(html.unescape(form.action) or str(page.url))
 
 
 def _is_html(response: httpx.Response) -> bool:

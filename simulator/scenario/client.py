@@ -106,6 +106,15 @@ class SandboxClient:
     def delete_tenant(self, tenant_id: str) -> None:
         self.console("DELETE", f"/tenants/{tenant_id}")
 
+    def find_tenant(self, tenant_id: str) -> dict[str, Any] | None:
+        """The tenant's summary, or None when there is no such tenant (or this key may not see it)."""
+        try:
+            return self.console("GET", f"/tenants/{tenant_id}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # scenario runs
 
     def store_scenario_run(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +125,17 @@ class SandboxClient:
 
     def scenario_run(self, run_id: int) -> dict[str, Any]:
         return self.console("GET", f"/scenario-runs/{run_id}")
+
+    # conformance runs
+
+    def store_conformance_run(self, report: dict[str, Any]) -> dict[str, Any]:
+        return self.console("POST", "/conformance-runs", json=report)
+
+    def conformance_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.console("GET", "/conformance-runs", params={"limit": limit})["runs"]
+
+    def conformance_run(self, run_id: int) -> dict[str, Any]:
+        return self.console("GET", f"/conformance-runs/{run_id}")
 
 
 class TenantClient:
@@ -196,6 +216,21 @@ class TenantClient:
             "POST", "/saml/service-providers", json={"metadata_url": f"{self.lms_base}/saml/metadata"}
         )
 
+    def register_service_provider(self, metadata_xml: str, **options: Any) -> dict[str, Any]:
+        """Register (or replace, by entityID) a SAML SP from its metadata; options: sign, encrypt_assertion,
+        attributes."""
+        return self.control("POST", "/saml/service-providers", json={"metadata_xml": metadata_xml, **options})
+
+    def service_providers(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/saml/service-providers")["service_providers"]
+
+    def delete_service_provider(self, sp_id: int) -> None:
+        self.control("DELETE", f"/saml/service-providers/{sp_id}")
+
+    def mint_saml_response(self, **request: Any) -> dict[str, Any]:
+        """A SAML Response signed with the tenant's IdP key, as ``POST …/saml/responses`` mints it."""
+        return self.control("POST", "/saml/responses", json=request)
+
     # AMS: members
 
     def members(self, **filters: Any) -> list[dict[str, Any]]:
@@ -213,6 +248,9 @@ class TenantClient:
 
     def update_member(self, member_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         return self.ams("PATCH", f"/api/members/{member_id}", json=fields)
+
+    def delete_member(self, member_id: str) -> None:
+        self.ams("DELETE", f"/api/members/{member_id}")
 
     # AMS: commerce
 

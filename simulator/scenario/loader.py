@@ -88,12 +88,12 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> LoadedScenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioFileError(
-            [Problem(filename, _line(root, err["loc"]), _message(err)) for err in exc.errors()]
+            [Problem(filename, line_of(root, err["loc"]), problem_message(err)) for err in exc.errors()]
         ) from exc
     problems = _reference_problems(scenario, root, filename)
     if problems:
         raise ScenarioFileError(problems)
-    step_lines = [_line(root, ("steps", index)) for index in range(len(scenario.steps))]
+    step_lines = [line_of(root, ("steps", index)) for index in range(len(scenario.steps))]
     return LoadedScenario(Path(filename), scenario, step_lines)
 
 
@@ -111,7 +111,8 @@ def _node_at(root: yaml.Node, loc: Iterable[Any]) -> yaml.Node:
     return node
 
 
-def _line(root: yaml.Node, loc: Iterable[Any]) -> int:
+def line_of(root: yaml.Node, loc: Iterable[Any]) -> int:
+    """The 1-based line of the value at pydantic's error location ``loc`` in the composed YAML."""
     return _node_at(root, loc).start_mark.line + 1
 
 
@@ -126,7 +127,8 @@ def _where(loc: Sequence[Any]) -> str:
     return "".join(parts)
 
 
-def _message(err: dict[str, Any]) -> str:
+def problem_message(err: dict[str, Any]) -> str:
+    """One pydantic error as a plain sentence: ``where: what`` (unknown field, missing, wrong type…)."""
     where = _where(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -147,7 +149,7 @@ def _shape_problems(data: dict[str, Any], root: yaml.Node, filename: str) -> lis
         return problems
     known = set(STEP_KINDS)
     for index, step in enumerate(steps):
-        line = _line(root, ("steps", index))
+        line = line_of(root, ("steps", index))
         if not isinstance(step, dict):
             problems.append(
                 Problem(filename, line, f"steps[{index}]: a step is a mapping like 'expect: {{…}}'")
@@ -176,7 +178,7 @@ def _shape_problems(data: dict[str, Any], root: yaml.Node, filename: str) -> lis
                     problems.append(
                         Problem(
                             filename,
-                            _line(root, ("steps", index, kinds[0], key)),
+                            line_of(root, ("steps", index, kinds[0], key)),
                             f"steps[{index}].{kinds[0]}: unknown condition '{key}' "
                             f"(known: {', '.join(condition_names())})",
                         )
@@ -199,13 +201,13 @@ def _reference_problems(scenario: Scenario, root: yaml.Node, filename: str) -> l
         except SandboxError as exc:
             details = "; ".join(f"{e['field']}: {e['message']}" for e in getattr(exc, "errors", []) or [])
             problems.append(
-                Problem(filename, _line(root, ("settings",)), f"settings: {details or exc.message}")
+                Problem(filename, line_of(root, ("settings",)), f"settings: {details or exc.message}")
             )
     for index, step in enumerate(scenario.steps):
         kind, params = step.kind, step.params
 
         def problem(field: tuple[Any, ...], message: str, index: int = index, kind: str = kind) -> None:
-            problems.append(Problem(filename, _line(root, ("steps", index, kind, *field)), message))
+            problems.append(Problem(filename, line_of(root, ("steps", index, kind, *field)), message))
 
         for field, name in _actor_refs(params):
             if name not in actors:

@@ -30,7 +30,7 @@ def fetch_metadata(url: str) -> str:
     try:
         with httpx.Client(timeout=METADATA_FETCH_TIMEOUT_SECONDS, follow_redirects=False) as client:
             response = client.get(url)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ValidationFailed(
             f"Could not fetch the metadata from {url}: {exc}.",
             code="metadata_unreachable",

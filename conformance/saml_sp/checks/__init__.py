@@ -1,0 +1,1 @@
+"""The saml-sp checks, one module per group."""
