@@ -84,6 +84,7 @@ class Posted:
     url: str
     body: str = ""
     error: str | None = None
+    timed_out: bool = False
 
     def observed(self) -> dict[str, object]:
         return {
@@ -127,8 +128,9 @@ def _inflate(value: str) -> bytes:
 
 
 def requests_seen(world: World, hops: list[str], submitted: list[Form]) -> list[AuthnRequestSeen]:
-    """The AuthnRequests that went to the IdP's SSO URL on this journey (Redirect or POST binding)."""
-    found = []
+    """The AuthnRequests that went to the IdP's SSO URL on this journey (Redirect or POST binding); a
+    request the browser carried twice (back to the SSO URL after the login form) counts once."""
+    found: list[AuthnRequestSeen] = []
     sso_path = urlsplit(world.idp_sso_url).path
     for hop in hops:
         parts = urlsplit(hop)
@@ -150,7 +152,10 @@ def requests_seen(world: World, hops: list[str], submitted: list[Form]) -> list[
             found.append(
                 AuthnRequestSeen(messages.POST_BINDING, form.action, xml, form.fields.get("RelayState"))
             )
-    return found
+    unique: dict[bytes, AuthnRequestSeen] = {}
+    for request in found:
+        unique.setdefault(request.xml, request)
+    return list(unique.values())
 
 
 def _sign_on(world: World, agent: UserAgent, member: TestMember, url: str) -> SignOn:
@@ -217,7 +222,8 @@ def post_response(
         response = agent.http.post(acs_url, data=fields, timeout=world.target.timeout_seconds)
     except httpx.TimeoutException:
         elapsed = (time.perf_counter() - started) * 1000
-        return Posted(None, elapsed, acs_url, error=f"no answer within {world.target.timeout_seconds:g} s")
+        limit = world.target.timeout_seconds
+        return Posted(None, elapsed, acs_url, error=f"no answer within {limit:g} s", timed_out=True)
     except httpx.HTTPError as exc:
         elapsed = (time.perf_counter() - started) * 1000
         return Posted(None, elapsed, acs_url, error=f"{type(exc).__name__}: {exc}".strip())

@@ -2,8 +2,9 @@
 
 An honest message passes when the probe shows the right member signed in. A hostile one passes when no
 session appears at the probe for any identity it must not grant (the test member, the victim whose
-identity a forgery claims) and the SP is still healthy afterwards: its login URL still answers, or — after
-messages built to exhaust a parser — a whole honest sign-in still works.
+identity a forgery claims), the ACS answers within the target's timeout, and the SP is still healthy
+afterwards: its login URL still answers, or — after messages built to exhaust a parser — a whole honest
+sign-in still works.
 
 Example::
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.harness.checks import Verdict
+from conformance.harness.checks import NotJudged, Verdict
 from conformance.harness.identity import shows_value
 from conformance.saml_sp.browser import (
     Posted,
@@ -83,7 +84,10 @@ def health(world: World, full: bool) -> tuple[bool, str]:
     """After an attack: a whole honest sign-in works (``full``), or at least the login URL answers."""
     if not full:
         return liveness(world)
-    sign_on = start_sign_on(world, world.member)
+    try:
+        sign_on = start_sign_on(world, world.member)
+    except NotJudged as exc:
+        return False, f"an honest sign-in no longer works afterwards: {exc.reason[0].lower()}{exc.reason[1:]}"
     _, seen, _ = send(world, sign_on, sign_on.xml)
     if seen.signed_in_as == ["member"]:
         return True, "an honest sign-in still works"
@@ -111,6 +115,10 @@ def refused(
     observed |= {"healthy": healthy, "health": how}
     if granted:
         return Verdict(False, f"Accepted: a session appeared as {_who(world, granted)}.", sent, observed)
+    if posted.timed_out:
+        return Verdict(
+            False, f"No session appeared, but {_acs_words(posted)}: unbounded work.", sent, observed
+        )
     signed_in_page = seen.status == world.target.probe.signed_in.status
     leaked = [value for value in identity_leaks if signed_in_page and shows_value(seen.body, value)]
     if leaked:
@@ -123,4 +131,8 @@ def refused(
         )
     if not healthy:
         return Verdict(False, f"No session appeared, but the SP did not stay healthy: {how}.", sent, observed)
+    if seen.signed_in_as:
+        allowed = _who(world, seen.signed_in_as)
+        reason = f"Passed: no forbidden session; the probe shows {allowed}, identity kept whole, and {how}."
+        return Verdict(True, reason, sent, observed)
     return Verdict(True, f"Refused: no session appeared; {_acs_words(posted)} and {how}.", sent, observed)

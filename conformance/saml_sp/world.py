@@ -257,11 +257,13 @@ def _clean_up(world: World, created: list[TestMember], previous: dict[str, Any] 
             world.tenant.delete_member(person.member_id)
         except (ApiError, httpx.HTTPError) as exc:
             log.warning("could not delete the test member %s: %s", person.member_id, exc)
+    if world.registration_error is not None:
+        return  # the registration was refused: it is as it was
     try:
         if previous is not None:
             options = {key: previous[key] for key in ("sign", "encrypt_assertion", "attributes")}
             world.tenant.register_service_provider(xml.decode("utf-8", errors="replace"), **options)
-        elif world.registration_error is None:
+        else:
             registered = [p for p in world.tenant.service_providers() if p["entity_id"] == world.sp.entity_id]
             for registration in registered:
                 world.tenant.delete_service_provider(registration["id"])

@@ -1,8 +1,9 @@
 """A browser-like user agent on httpx: one per actor, with its own cookies.
 
 It follows redirects, fills the AMS login form with the actor's email and password, and submits the
-auto-posting forms of the SAML HTTP-POST binding (what the page's ``onload`` script would do), until it
-lands on a page that is neither. It never calls into the apps: everything is HTTP, as a browser does it.
+auto-posting forms of the SAML HTTP-POST binding (what the page's ``onload`` or inline script would do:
+any form carrying ``SAMLRequest`` or ``SAMLResponse`` counts), until it lands on a page that is neither.
+It never calls into the apps: everything is HTTP, as a browser does it.
 
 Example::
 
@@ -26,6 +27,8 @@ import httpx
 log = logging.getLogger(__name__)
 
 MAX_FORM_HOPS = 8
+SAML_MESSAGE_FIELDS = frozenset({"SAMLRequest", "SAMLResponse"})
+"""A form carrying one of these is a SAML HTTP-POST binding page, submitted however it auto-submits."""
 
 
 @dataclass
@@ -72,6 +75,9 @@ def parse_page(text: str) -> tuple[list[Form], str | None]:
     parser.feed(text)
     if parser.auto_submit and parser.forms:
         parser.forms[0].auto_submit = True
+    for form in parser.forms:
+        if SAML_MESSAGE_FIELDS & form.fields.keys():
+            form.auto_submit = True  # what the page's script (or a person pressing Continue) does
     return parser.forms, parser.code
 
 

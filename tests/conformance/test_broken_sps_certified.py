@@ -5,11 +5,14 @@ The SPs run on real HTTP in this process; the suite reaches them and the session
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conformance.broken.server import running_sp
+from conformance.broken.server import base_url_of, bind_sp, running_sp
 from simulator.scenario.client import SandboxClient
 from tests.conformance.conftest import BROKEN_SPS_TENANT as TENANT
 from tests.conformance.conftest import certify, write_target
@@ -80,3 +83,33 @@ def test_a_truncated_identity_is_caught_even_when_the_probe_is_judged_by_member_
 
     assert run.outcomes() == {"SAML-SP-SIG-10": "failed"}
     assert "shortened identity" in run.report["checks"][0]["reason"]
+
+
+def test_an_sp_that_churns_past_the_timeout_on_a_big_message_fails(
+    idp_metadata_url: str, tmp_path: Path
+) -> None:
+    """A 2 MB message refused, but only after longer than the target's timeout: not bounded, a fail."""
+    server = bind_sp("none", idp_metadata_url)
+    app = server.app
+
+    def slow_on_big_messages(environ: dict[str, Any], start_response: Any) -> Any:
+        if int(environ.get("CONTENT_LENGTH") or 0) > 1_000_000:
+            time.sleep(1.5)
+        return app(environ, start_response)
+
+    server.app = slow_on_big_messages
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        target = write_target(tmp_path / "slow.yaml", base_url_of(server))
+        target.write_text(target.read_text() + "timeout_seconds: 1\n")
+        run = certify(target, "--only", "SAML-SP-XML-4", "--only", "SAML-SP-XML-3")
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+    assert run.outcomes() == {"SAML-SP-XML-3": "passed", "SAML-SP-XML-4": "failed"}
+    assert (
+        "the ACS gave no answer (no answer within 1 s): unbounded work" in run.report["checks"][1]["reason"]
+    )

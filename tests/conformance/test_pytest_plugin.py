@@ -49,7 +49,7 @@ def test_every_check_is_a_test_item(sandbox: SandboxClient, tmp_path: Path) -> N
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "23 passed, 2 skipped" in result.stdout
+    assert "24 passed, 2 skipped" in result.stdout
     assert "Not applicable: the SP's metadata asks for signed assertions" in result.stdout
 
 
@@ -64,7 +64,7 @@ def test_a_must_failure_fails_its_item_and_a_should_failure_is_xfailed(
         result = run_pytest(sandbox, tmp_path, "--sandbox-target", str(target), "-k", selection)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 failed, 1 passed, 63 deselected, 1 xfailed" in result.stdout
+    assert "1 failed, 1 passed, 64 deselected, 1 xfailed" in result.stdout
     assert "SAML-SP-SIG-2 (MUST, SAML profiles 2.0 §4.1.3.5 and §4.1.4.3): Accepted" in result.stdout
     assert "SHOULD not met: Accepted" in result.stdout
 

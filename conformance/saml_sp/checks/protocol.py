@@ -40,6 +40,18 @@ def wrong_destination(world: World) -> Verdict:
 
 
 @SUITE.check(
+    "SAML-SP-PROTO-17",
+    MUST,
+    "protocol",
+    "A signed response without a Destination is refused",
+    "SAML bindings 2.0 §3.5.5.2 (a signed message MUST carry Destination, and the recipient MUST check it)",
+    "Refuse a signed response whose Destination is missing, not only one whose Destination is wrong.",
+)
+def missing_destination(world: World) -> Verdict:
+    return _minted_refused(world, "The Response (signed) carries no Destination.", destination=None)
+
+
+@SUITE.check(
     "SAML-SP-PROTO-2",
     MUST,
     "protocol",
