@@ -167,6 +167,3 @@ class Suite:
             return function
 
         return register
-
-    def by_id(self, check_id: str) -> Check | None:
-        return next((check for check in self.checks if check.id == check_id), None)
