@@ -1,20 +1,41 @@
 # Two commands for a newcomer: `make run` (the sandbox with demo data) and `make test` (the whole suite).
-# Both create .venv and install what they need.
+# Both create .venv and install what they need: `make run` only the package, `make test` the package
+# with its test extras. Each installs once per change of pyproject.toml (a stamp file per kind of install,
+# named after the file's checksum); the test install covers the package too, so `make run` after
+# `make test` installs nothing.
 
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CHECKSUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(CHECKSUM)
+TEST_STAMP := $(VENV)/.installed-$(CHECKSUM)-test
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint format install clean
+# Removes the stamps of earlier pyproject.toml versions (their installs are out of date).
+define forget_old_stamps
+	@for stamp in $(VENV)/.installed-*; do \
+	  case "$$stamp" in $(STAMP)|$(TEST_STAMP)) ;; *) rm -f "$$stamp" ;; esac; \
+	done
+endef
+
+.PHONY: run test lint format install install-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	@rm -f $(VENV)/.installed-*
+	$(PIP_INSTALL) -e .
+	$(forget_old_stamps)
 	@touch $(STAMP)
 
+$(TEST_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[test]'
+	$(forget_old_stamps)
+	@touch $(STAMP) $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 run: $(STAMP)
 	$(BIN)/sandbox up
@@ -22,17 +43,17 @@ run: $(STAMP)
 # Debian packages the tests use: xmlsec1 (pysaml2's signature backend, for the SP certified in the tests)
 TEST_DEBIAN_PACKAGES := xmlsec1
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
 	scripts/with-test-services.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -20,7 +20,7 @@ from conformance.suites import load_suite, suite_names
 from simulator.config import SandboxConfig, load_config
 from simulator.core.errors import SandboxError
 from simulator.scenario.client import ApiError, SandboxClient
-from simulator.scenario.target import sandbox_target
+from simulator.scenario.target import TargetOptions, sandbox_target, target_options
 
 log = logging.getLogger(__name__)
 DEFAULT_TENANT = "acme"
@@ -133,14 +133,18 @@ def schema_command() -> None:
 
 @certify.command("history")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@target_options
 @click.pass_context
-def history_command(ctx: click.Context, limit: int) -> None:
-    """Past certification runs kept by the console of the configured sandbox, newest first."""
+def history_command(ctx: click.Context, limit: int, target: TargetOptions) -> None:
+    """Past certification runs kept by the console of the sandbox --console-url names (or the configured
+    one), newest first."""
     try:
-        with sandbox_target(_config(ctx), start_if_down=False) as client:
+        with sandbox_target(_config(ctx), start_if_down=False, options=target, apps=("console",)) as client:
             runs = client.conformance_runs(limit)
     except SandboxError as exc:
         raise CertifyProblem(exc.message) from exc
+    except (ApiError, httpx.HTTPError) as exc:
+        raise CertifyProblem(f"The sandbox did not answer as expected: {exc}") from exc
     if not runs:
         click.echo("No conformance runs yet.")
     for run in runs:
@@ -197,6 +201,7 @@ def _suite_command(suite_name: str) -> click.Command:
     @click.option(
         "--no-start", is_flag=True, help="Fail when no sandbox answers, instead of starting a temporary one."
     )
+    @target_options
     @click.pass_context
     def run(
         ctx: click.Context,
@@ -209,15 +214,24 @@ def _suite_command(suite_name: str) -> click.Command:
         keep: bool,
         no_store: bool,
         no_start: bool,
+        target: TargetOptions,
     ) -> None:
         config = _config(ctx)
         try:
             checks = select(suite, only, skip)
         except UnknownCheck as exc:
             raise CertifyProblem(exc.message) from exc
-        _load(target_path, suite_name, _urls(config.console_url, config.ams_url, config.lms_url))
+        _load(
+            target_path,
+            suite_name,
+            _urls(
+                target.console_url or config.console_url,
+                target.ams_url or config.ams_url,
+                target.lms_url or config.lms_url,
+            ),
+        )
         try:
-            with sandbox_target(config, start_if_down=not no_start) as client:
+            with sandbox_target(config, start_if_down=not no_start, options=target) as client:
                 loaded = _load(
                     target_path, suite_name, _urls(client.console_url, client.ams_url, client.lms_url)
                 )

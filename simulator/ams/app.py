@@ -17,7 +17,7 @@ from simulator.ams.writeback.views import inbox_api, writeback_api
 from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
 from simulator.core.middleware import install_request_middleware
-from simulator.core.web import build_app
+from simulator.core.web import build_app, install_root_page
 
 DESCRIPTION = (
     "The sandbox's association management system. Every URL is tenant-scoped: `/t/{tenant}/…`. "
@@ -29,6 +29,8 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     """AMS app factory."""
     config = config or load_config()
     app = build_app("ams", "Sandbox AMS", DESCRIPTION, config, db)
+    app.config["SESSION_COOKIE_NAME"] = "sandbox_ams_session"  # the LMS shares the host (ports share cookies)
+    install_root_page(app)
     app.register_api(members_api)
     app.register_api(inbox_api)
     app.register_api(writeback_api)

@@ -1,16 +1,24 @@
-"""What every ``sandbox`` command shares: the error-reporting group, settings and the database."""
+"""What every ``sandbox`` command shares: the error-reporting group, settings, the database, tables and
+``--json``."""
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError, ValidationFailed
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+UNBOUNDED_WIDTH = 1_000_000
 
 
 class SandboxGroup(click.Group):
@@ -59,3 +67,39 @@ def invalid_input(exc: ValidationFailed, where: Callable[[str], str], subject: s
     if first["field"] == "(body)":
         return click.ClickException(f"Invalid {subject}: {first['message']}.")
     return click.ClickException(f"Invalid value for {where(first['field'])}: {first['message']}.")
+
+
+def json_flag(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--json`` (as ``as_json``) to a command that prints a table."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print the same data as one JSON document instead of a table."
+    )(func)
+
+
+def echo_json(document: Any) -> None:
+    """Print ``document`` as one JSON document (what ``--json`` prints)."""
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
+def new_table(*columns: str, **options: Any) -> Table:
+    """A table whose long cells fold onto more lines rather than being cut."""
+    from rich.table import Column, Table
+
+    return Table(*(Column(name, overflow="fold") for name in columns), **options)
+
+
+def print_table(table: Table) -> None:
+    """Print ``table`` to stdout: fitted to a terminal's width, and when stdout is not a terminal (a pipe,
+    a file, a CI log) as wide as its longest values, so that no value is cut or wrapped.
+
+    Whether stdout is a terminal is asked of stdout itself: rich takes ``FORCE_COLOR``, which CI services
+    set for coloured logs, as a terminal of 80 columns.
+    """
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console()
+    if not sys.stdout.isatty():
+        console.width = UNBOUNDED_WIDTH
+        console.width = Measurement.get(console, console.options, table).maximum
+    console.print(table)

@@ -19,12 +19,20 @@ from typing import Any
 
 import click
 
-from simulator.cli.common import db_flags, invalid_input, load_settings, open_database
+from simulator.cli.common import (
+    db_flags,
+    echo_json,
+    invalid_input,
+    json_flag,
+    load_settings,
+    new_table,
+    open_database,
+    print_table,
+)
 from simulator.core.db import Database
 from simulator.core.errors import ValidationFailed
 from simulator.core.faults import FaultRuleSpec
 
-WIDE_OUTPUT = 200
 RULE_EXAMPLE = '{"app": "ams", "path": "/api/members*", "status": 503, "first_n": 2}'
 
 
@@ -83,27 +91,29 @@ def _frequency(spec: FaultRuleSpec) -> str:
 
 @faults.command("list")
 @click.option("--tenant", "tenant_id", required=True, help="Tenant whose fault rules to list.")
+@json_flag
 @db_flags
 @click.pass_context
-def faults_list(ctx: click.Context, tenant_id: str, **flags: Any) -> None:
+def faults_list(ctx: click.Context, tenant_id: str, as_json: bool, **flags: Any) -> None:
     """List the rules, with match and fire counts.
 
     Rules are shown in evaluation order; "matched" counts the requests a rule matched, "fired" those it
-    actually faulted.
+    actually faulted. --json prints what GET /api/tenants/{t}/faults answers.
     """
     from rich import box
-    from rich.console import Console
-    from rich.table import Table
 
     from simulator.core.faults import list_rules
 
     db = open_database(load_settings(ctx, **flags))
     _check_tenant(db, tenant_id)
     rules = list_rules(db, tenant_id)
+    if as_json:
+        echo_json({"rules": rules})
+        return
     if not rules:
         click.echo(f"Tenant '{tenant_id}' has no fault rules.")
         return
-    table = Table(
+    table = new_table(
         "id", "name", "match", "effect", "probability/count", "matched", "fired", box=box.SIMPLE_HEAD
     )
     for row in rules:
@@ -112,10 +122,7 @@ def faults_list(ctx: click.Context, tenant_id: str, **flags: Any) -> None:
             str(row["id"]), spec.name or "", _match(spec), _effect(spec), _frequency(spec),
             str(row["matched_count"]), str(row["fired_count"]),
         )  # fmt: skip
-    console = Console()
-    if not console.is_terminal:  # piped: a line per rule rather than 80 columns of wrapped cells
-        console.width = WIDE_OUTPUT
-    console.print(table)
+    print_table(table)
 
 
 def _rule_from_options(options: dict[str, Any], headers: tuple[str, ...]) -> dict[str, Any]:

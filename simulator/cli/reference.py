@@ -6,6 +6,7 @@ import json
 
 import click
 
+from simulator.cli.common import echo_json, json_flag
 from simulator.config import describe_settings
 
 
@@ -23,7 +24,19 @@ def schema_settings() -> None:
 
 
 @click.command("config")
-def show_config() -> None:
+@json_flag
+def show_config(as_json: bool) -> None:
     """List every setting, its environment variable and its default."""
-    for env_name, default, description in describe_settings():
+    settings = describe_settings()
+    if as_json:
+        echo_json(
+            {
+                "settings": [
+                    {"variable": env_name, "default": default or None, "description": description}
+                    for env_name, default, description in settings
+                ]
+            }
+        )
+        return
+    for env_name, default, description in settings:
         click.echo(f"{env_name:<34} {default or '(unset)':<12} {description}")

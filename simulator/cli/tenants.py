@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from simulator.cli.common import db_flags, load_settings, open_database
+from simulator.cli.common import (
+    db_flags,
+    echo_json,
+    json_flag,
+    load_settings,
+    new_table,
+    open_database,
+    print_table,
+)
 
 
 @click.command()
@@ -68,25 +76,29 @@ def tenant_create(
 
 
 @tenant.command("list")
+@json_flag
 @db_flags
 @click.pass_context
-def tenant_list(ctx: click.Context, **flags: Any) -> None:
-    """List tenants."""
-    from rich.console import Console
-    from rich.table import Table
-
+def tenant_list(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+    """List tenants (--json: what GET /api/tenants answers for the admin key)."""
+    from simulator.console.service import tenant_summary
     from simulator.core.tenancy import list_tenants
 
     db = open_database(load_settings(ctx, **flags))
     with db.read() as session:
-        tenants = list_tenants(session)
+        tenants = [tenant_summary(item) for item in list_tenants(session)]
+    if as_json:
+        echo_json({"tenants": tenants})
+        return
     if not tenants:
         click.echo("No tenants yet.")
         return
-    table = Table("id", "name", "seed", "members", "created")
+    table = new_table("id", "name", "seed", "members", "created")
     for item in tenants:
-        table.add_row(item.id, item.name, str(item.seed), str(item.seed_members), item.created_at.isoformat())
-    Console().print(table)
+        table.add_row(
+            item["id"], item["name"], str(item["seed"]), str(item["seed_members"]), item["created_at"]
+        )
+    print_table(table)
 
 
 @tenant.command("reset")

@@ -121,8 +121,15 @@ class ClockAdvance(BaseModel):
         return self
 
     def delta_from(self, now: dt.datetime) -> dt.timedelta:
+        """How far the clock moves from ``now``; an ``until`` before ``now`` is refused, naming ``until``."""
         if self.until is not None:
             delta = self.until - now
+            if delta < dt.timedelta(0):
+                raise ValidationFailed(
+                    f"'until' ({self.until.isoformat()}) is before the tenant's business time "
+                    f"({now.isoformat()}): the clock only moves forward.",
+                    errors=[{"field": "until", "message": "must not be before the current business time"}],
+                )
         else:
             delta = dt.timedelta(seconds=self.seconds, minutes=self.minutes, hours=self.hours, days=self.days)
         if delta > MAX_ADVANCE:

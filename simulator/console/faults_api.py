@@ -33,7 +33,7 @@ faults_api = APIBlueprint(
 
 
 class FaultRulePath(TenantPath):
-    rule_id: int = Field(..., description="Id of the fault rule.")
+    rule_id: int = Field(..., ge=1, le=2**63 - 1, description="Id of the fault rule.")
 
 
 class FaultRuleList(BaseModel):

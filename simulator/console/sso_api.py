@@ -106,7 +106,7 @@ class MintedResponse(BaseModel):
 
 
 class ServiceProviderPath(TenantPath):
-    sp_id: int = Field(..., description="Id of the registered service provider.")
+    sp_id: int = Field(..., ge=1, le=2**63 - 1, description="Id of the registered service provider.")
 
 
 class ClientPath(TenantPath):

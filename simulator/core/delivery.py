@@ -1,10 +1,13 @@
 """Outbox delivery: claim due messages, POST them signed, record each attempt, schedule retries.
 
-Claiming is atomic: on PostgreSQL ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)``, so several
-workers share the outbox without sending a message twice at once; on SQLite the same single ``UPDATE``
-under the write lock (``BEGIN IMMEDIATE``), one worker being the supported shape. A claim is a lease
-(wall time): a worker killed mid-delivery leaves ``in_flight`` messages whose lease runs out, and the next
-pass claims them again. Receivers dedupe on ``webhook-id``, so such a re-delivery never doubles a record.
+Claiming is atomic: on PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED`` then ``UPDATE … WHERE id IN (…)`` in
+one transaction, so several workers share the outbox without sending a message twice at once; on SQLite
+the same two statements under the write lock (``BEGIN IMMEDIATE``), one worker being the supported shape.
+A claim is a lease (wall time) held by one worker (``host:pid``): a worker killed mid-delivery leaves
+``in_flight`` messages whose lease runs out, and the next pass claims them again, recording the unfinished
+attempt as ``abandoned`` by the worker that held it (no status; attempts stay numbered 1, 2, … without a
+gap). A worker that was only slow and answers after losing its lease fills in that abandoned attempt as
+``superseded``. Receivers dedupe on ``webhook-id``, so such a re-delivery never doubles a record.
 
 How an answer is judged (Standard Webhooks, "Retry schedule"; documented in docs/writeback.md):
 
@@ -26,6 +29,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -65,6 +69,7 @@ class Claimed:
     attempt: int
     due_at: dt.datetime
     token: str
+    worker: str
 
 
 @dataclass
@@ -99,41 +104,64 @@ def next_due_message(db: Database, tenant_id: str, until: dt.datetime) -> dt.dat
         )
 
 
+def this_worker() -> str:
+    """This process as a worker id, ``host:pid``: who holds a claim and who made an attempt."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
 def lease_seconds(policy: RetryPolicy) -> float:
     """How long a claim holds: long enough for one request with its timeouts, short enough to recover."""
     return 3 * policy.timeout_seconds + 2
 
 
 def claim_due_messages(
-    db: Database, tenant_id: str, until: dt.datetime, limit: int = CLAIM_BATCH
+    db: Database, tenant_id: str, until: dt.datetime, limit: int = CLAIM_BATCH, worker: str | None = None
 ) -> tuple[list[Claimed], RetryPolicy]:
-    """Atomically take up to ``limit`` due messages of ``tenant_id`` (earliest first) for delivery."""
+    """Atomically take up to ``limit`` due messages of ``tenant_id`` (earliest first) for ``worker``
+    (default: :func:`this_worker`) to deliver.
+
+    A message still ``in_flight`` under a lease that ran out is taken over: the attempt its worker left
+    unfinished is recorded as ``abandoned`` by that worker, in the same transaction as the claim.
+    """
     token = secrets.token_hex(12)
+    worker = worker or this_worker()
     with db.session() as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             return [], RetryPolicy()
         policy = TenantSettings.model_validate(tenant.settings).retry
         due = (
-            select(OutboxMessage.id)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.state,
+                OutboxMessage.attempts,
+                OutboxMessage.next_attempt_at,
+                OutboxMessage.lease_until,
+                OutboxMessage.claimed_by,
+            )
             .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
             .where(*_claimable(tenant_id, until))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )
-        if not db.is_sqlite:
+        if not db.is_sqlite:  # the rows stay locked until the claim commits
             due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+        due_rows = session.execute(due).all()
+        if not due_rows:
+            return [], policy
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .where(OutboxMessage.id.in_([row.id for row in due_rows]))
             .values(
                 state="in_flight",
                 claim_token=token,
+                claimed_by=worker,
                 lease_until=wall_now() + dt.timedelta(seconds=lease_seconds(policy)),
                 attempts=OutboxMessage.attempts + 1,
             )
             .execution_options(synchronize_session=False)
         )
+        session.add_all(_abandoned_attempt(tenant_id, row) for row in due_rows if row.state == "in_flight")
         rows = session.execute(
             select(OutboxMessage, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
@@ -157,10 +185,29 @@ def claim_due_messages(
                 attempt=message.attempts,
                 due_at=message.next_attempt_at,
                 token=token,
+                worker=worker,
             )
             for message, endpoint in rows
         ]
     return claimed, policy
+
+
+def _abandoned_attempt(tenant_id: str, message: Any) -> DeliveryAttempt:
+    """The attempt a worker left unfinished: stamped when it was due, with no status and no latency."""
+    holder = message.claimed_by or "unknown"
+    lease_end = message.lease_until.isoformat(timespec="seconds") if message.lease_until else "?"
+    return DeliveryAttempt(
+        tenant_id=tenant_id,
+        message_pk=message.id,
+        number=message.attempts,
+        attempted_at=message.next_attempt_at,
+        status=None,
+        latency_ms=None,
+        response_snippet="",
+        error=f"Worker {holder} stopped before finishing this attempt (its lease ran out at {lease_end}).",
+        outcome="abandoned",
+        worker=message.claimed_by,
+    )
 
 
 def post_message(client: httpx.Client, message: Claimed) -> Answer:
@@ -229,22 +276,27 @@ def record_answer(
             row.state, outcome = "retrying", "retrying"
             row.next_attempt_at = attempted_at + dt.timedelta(seconds=delay)
     if verdict != "superseded":
-        row.lease_until, row.claim_token = None, None
+        row.lease_until, row.claim_token, row.claimed_by = None, None, None
         row.last_status, row.last_error = answer.status, answer.error
-    session.add(
-        DeliveryAttempt(
-            tenant_id=row.tenant_id,
-            message_pk=row.id,
-            number=message.attempt,
-            attempted_at=attempted_at,
-            status=answer.status,
-            latency_ms=answer.latency_ms,
-            response_snippet=answer.snippet,
-            error=answer.error,
-            outcome=outcome,
+    attempt = _abandoned_by(session, message) if verdict == "superseded" else None
+    if attempt is None:
+        attempt = DeliveryAttempt(tenant_id=row.tenant_id, message_pk=row.id, number=message.attempt)
+        session.add(attempt)
+    attempt.attempted_at, attempt.worker, attempt.outcome = attempted_at, message.worker, outcome
+    attempt.status, attempt.latency_ms = answer.status, answer.latency_ms
+    attempt.response_snippet, attempt.error = answer.snippet, answer.error
+    return outcome
+
+
+def _abandoned_by(session: Session, message: Claimed) -> DeliveryAttempt | None:
+    """The attempt another claim recorded as abandoned when it took ``message`` over from its worker."""
+    return session.scalar(
+        select(DeliveryAttempt).where(
+            DeliveryAttempt.message_pk == message.pk,
+            DeliveryAttempt.number == message.attempt,
+            DeliveryAttempt.outcome == "abandoned",
         )
     )
-    return outcome
 
 
 def _deliver_one(
@@ -261,14 +313,15 @@ def _deliver_one(
 
 
 def deliver_due_messages(
-    db: Database, tenant_id: str, until: dt.datetime, simulated: bool = False
+    db: Database, tenant_id: str, until: dt.datetime, simulated: bool = False, worker: str | None = None
 ) -> dict[str, Any] | None:
     """Claim and deliver ``tenant_id``'s messages due by ``until``; None when nothing was claimed.
 
     ``simulated`` (a clock advance): each attempt is stamped with the business time the message became
-    due, so retries land on the simulated timeline; else with the tenant's clock now.
+    due, so retries land on the simulated timeline; else with the tenant's clock now. ``worker`` names
+    who delivers (default: :func:`this_worker`).
     """
-    claimed, policy = claim_due_messages(db, tenant_id, until)
+    claimed, policy = claim_due_messages(db, tenant_id, until, worker=worker)
     if not claimed:
         return None
     outcomes: dict[str, int] = {}

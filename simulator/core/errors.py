@@ -95,15 +95,25 @@ class ValidationFailed(SandboxError):
     http_status = 422
 
 
+_OBJECT_EXPECTED = frozenset({"model_type", "model_attributes_type", "dataclass_type"})
+"""pydantic error types whose message names a Python class ("… instance of TenantCreate")."""
+
+
 def validation_failed_from_pydantic(
     exc: Any, prefix: str = "", message: str | None = None
 ) -> ValidationFailed:
-    """Turn a ``pydantic.ValidationError`` into a :class:`ValidationFailed` naming each field."""
+    """Turn a ``pydantic.ValidationError`` into a :class:`ValidationFailed` naming each field.
+
+    Messages are pydantic's, except where pydantic names one of our classes: those say what the client
+    should send instead (a JSON object).
+    """
     errors = []
     for err in exc.errors(include_url=False):
         location = ".".join(str(part) for part in err["loc"])
         field = f"{prefix}.{location}" if prefix and location else (prefix or location)
         text = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] in _OBJECT_EXPECTED:
+            text = "Input should be a JSON object"
         errors.append({"field": field or "(body)", "message": text})
     if message is None:
         first = errors[0] if errors else {"field": "(body)", "message": "invalid"}

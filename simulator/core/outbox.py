@@ -230,15 +230,41 @@ def message_json(message: OutboxMessage, endpoint: WebhookEndpoint | None = None
 
 
 def attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
+    """One attempt; an ``abandoned`` one has no status and no latency, and its error names the worker."""
     return {
         "number": attempt.number,
         "attempted_at": attempt.attempted_at.isoformat(),
+        "worker": attempt.worker,
         "status": attempt.status,
-        "latency_ms": round(attempt.latency_ms, 2),
+        "latency_ms": None if attempt.latency_ms is None else round(attempt.latency_ms, 2),
         "outcome": attempt.outcome,
         "error": attempt.error,
         "response_snippet": attempt.response_snippet,
     }
+
+
+def attempt_summary(attempt: DeliveryAttempt) -> dict[str, Any]:
+    """The short form of an attempt that listings carry: number, outcome, status, worker."""
+    return {
+        "number": attempt.number,
+        "outcome": attempt.outcome,
+        "status": attempt.status,
+        "worker": attempt.worker,
+    }
+
+
+def _attempt_histories(session: Session, message_pks: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The attempts of each message in ``message_pks`` in the order they were made (one query)."""
+    histories: dict[int, list[dict[str, Any]]] = {pk: [] for pk in message_pks}
+    if message_pks:
+        attempts = session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.message_pk.in_(message_pks))
+            .order_by(DeliveryAttempt.message_pk, DeliveryAttempt.id)
+        )
+        for attempt in attempts:
+            histories[attempt.message_pk].append(attempt_summary(attempt))
+    return histories
 
 
 def list_messages(
@@ -249,7 +275,8 @@ def list_messages(
     since: int | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    """Messages oldest first after ``since`` (a message id), with counts per state."""
+    """Messages oldest first after ``since`` (a message id), each with its attempt history (number,
+    outcome, status, worker), and counts per state."""
     query = (
         select(OutboxMessage, WebhookEndpoint)
         .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
@@ -269,7 +296,11 @@ def list_messages(
             .group_by(OutboxMessage.state)
         ).all()
     )
-    items = [message_json(message, endpoint) for message, endpoint in rows]
+    histories = _attempt_histories(session, [message.id for message, _ in rows])
+    items = [
+        {**message_json(message, endpoint), "attempt_history": histories[message.id]}
+        for message, endpoint in rows
+    ]
     return {
         "items": items,
         "counts": counts,

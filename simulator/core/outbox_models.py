@@ -3,9 +3,11 @@
 A message is written in the caller's transaction (with the event that produced it) and delivered later
 by the worker, so an event and its message commit together or not at all. States:
 
-``pending`` (never tried) → ``in_flight`` (claimed, with a lease) → ``delivered`` | ``retrying`` (waits
-for ``next_attempt_at`` on the tenant's business clock) | ``dead`` (no retry left, or rejected for good).
-Messages of a disabled endpoint stay pending/retrying but are not claimed until it is enabled again.
+``pending`` (never tried) → ``in_flight`` (claimed by a worker, with a lease) → ``delivered`` |
+``retrying`` (waits for ``next_attempt_at`` on the tenant's business clock) | ``dead`` (no retry left, or
+rejected for good). Messages of a disabled endpoint stay pending/retrying but are not claimed until it is
+enabled again. A claim whose lease runs out (its worker stopped) is taken over by the next claim, which
+records the attempt left unfinished as ``abandoned``, so attempts are numbered 1, 2, … without a gap.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(40))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    """The worker holding the current claim (``host:pid``)."""
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -70,7 +74,11 @@ class OutboxMessage(Base):
 
 
 class DeliveryAttempt(Base):
-    """One HTTP attempt at delivering a message: what came back, how long it took."""
+    """One attempt at delivering a message: which worker made it, what came back, how long it took.
+
+    An ``abandoned`` attempt is one whose worker stopped before finishing (its lease ran out): it has no
+    status and no latency, and ``error`` says which worker held it.
+    """
 
     __tablename__ = "outbox_attempts"
     __table_args__ = (Index("ix_outbox_attempts_message", "message_pk"),)
@@ -81,7 +89,8 @@ class DeliveryAttempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     status: Mapped[int | None] = mapped_column(Integer)
-    latency_ms: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
     response_snippet: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(16))
+    worker: Mapped[str | None] = mapped_column(String(200))

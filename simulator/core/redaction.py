@@ -182,8 +182,9 @@ def _redact_jsonish(text: str) -> str:
 def redact_body(text: str, content_type: str | None) -> str:
     """Redact a request or response body given its content type.
 
-    JSON is parsed, redacted and written back compactly; JSON that does not parse is redacted by key
-    pattern; form bodies keep their exact text apart from the redacted values.
+    JSON is parsed, redacted and written back compactly; JSON that does not parse (or nests deeper than
+    Python recurses) is redacted by key pattern; form bodies keep their exact text apart from the
+    redacted values.
     """
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type == "application/x-www-form-urlencoded":
@@ -191,10 +192,9 @@ def redact_body(text: str, content_type: str | None) -> str:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            document = json.loads(text)
-        except ValueError:
+            return scrub_text(json.dumps(_redact_json_value(json.loads(text)), ensure_ascii=False))
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
             return scrub_text(_redact_jsonish(text))
-        return scrub_text(json.dumps(_redact_json_value(document), ensure_ascii=False))
     return scrub_text(text)
 
 
@@ -251,8 +251,13 @@ def redact_body_prefix(text: str, content_type: str | None, limit: int) -> str:
         return _cut_bytes(redact_body(text, content_type), limit)
     try:
         document = json.loads(text)
-    except ValueError:
-        return _cut_bytes(redact_body(text, content_type), limit)
+        return _redacted_json_prefix(document, limit, first_size)
+    except (ValueError, RecursionError):  # as in redact_body
+        return _cut_bytes(scrub_text(_redact_jsonish(text)), limit)
+
+
+def _redacted_json_prefix(document: Any, limit: int, first_size: int) -> str:
+    """The redaction of a parsed JSON ``document`` cut to ``limit`` bytes (see :func:`redact_body_prefix`)."""
     collected: list[str] = []
     size, wanted = 0, first_size
     for piece in _redacted_json_pieces(document):

@@ -51,9 +51,25 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ASSOCIATION_NAME_LENGTH = 120
+SHORT_NAME_LENGTH = 20
+
+
 class Branding(_Section):
-    association_name: str = Field("Demo Professional Association", min_length=1, max_length=120)
-    short_name: str = Field("DPA", min_length=1, max_length=20)
+    """How the tenant's AMS and LMS pages look; a tenant's pages carry its own name unless set here."""
+
+    association_name: str = Field(
+        "Demo Professional Association",
+        min_length=1,
+        max_length=ASSOCIATION_NAME_LENGTH,
+        description="Shown on the tenant's pages; a tenant that sets none shows its name (else its id).",
+    )
+    short_name: str = Field(
+        "DPA",
+        min_length=1,
+        max_length=SHORT_NAME_LENGTH,
+        description="The badge beside the name; a tenant that sets none shows the name's initials.",
+    )
     primary_colour: str = Field("#1d4e89", pattern=HEX_COLOUR)
     accent_colour: str = Field("#f4a259", pattern=HEX_COLOUR)
 
@@ -358,6 +374,33 @@ def validate_settings(document: Any) -> TenantSettings:
         return TenantSettings.model_validate(document)
     except ValidationError as exc:
         raise validation_failed_from_pydantic(exc) from exc
+
+
+def short_name_of(association_name: str) -> str:
+    """Initials of a name of several words (``Acme Nurses Guild`` → ``ANG``), else the one word."""
+    words = re.findall(r"[^\W_]+", association_name)
+    if len(words) > 1:
+        return "".join(word[0] for word in words).upper()[:SHORT_NAME_LENGTH]
+    return (words[0] if words else association_name.strip() or "?").upper()[:SHORT_NAME_LENGTH]
+
+
+def branded(document: Any, tenant_name: str) -> Any:
+    """``document`` (a settings document, not yet validated) with the tenant's own name wherever its
+    branding names none: ``association_name`` becomes ``tenant_name`` and ``short_name`` the initials of
+    the association name. Anything else, invalid documents included, is left to :func:`validate_settings`.
+
+    Example::
+
+        branded({}, "Acme Nurses Guild")["branding"]
+        # {'association_name': 'Acme Nurses Guild', 'short_name': 'ANG'}
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("branding", {}), dict):
+        return document
+    branding = dict(document.get("branding") or {})
+    name = branding.setdefault("association_name", tenant_name[:ASSOCIATION_NAME_LENGTH])
+    if "short_name" not in branding and isinstance(name, str):
+        branding["short_name"] = short_name_of(name)
+    return {**document, "branding": branding}
 
 
 def apply_merge_patch(current: TenantSettings, patch: Any) -> TenantSettings:

@@ -22,7 +22,7 @@ from simulator.core.errors import Conflict, NotFound, Unauthorized, ValidationFa
 from simulator.core.models import FaultRule, Tenant
 from simulator.core.prepared import Prepared
 from simulator.core.security import digest_key, keys_equal, new_api_key
-from simulator.core.settings import TenantSettings, apply_merge_patch, validate_settings
+from simulator.core.settings import TenantSettings, branded, merge_patch, validate_settings
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 RESERVED_TENANT_IDS = frozenset({"api", "admin", "static", "docs", "healthz", "openapi"})
@@ -168,15 +168,19 @@ def create_tenant(
     seed: int = 0,
     seed_members: int = 0,
 ) -> tuple[Tenant, str]:
-    """Create a tenant; returns it with its API key (shown once, stored only as a digest)."""
+    """Create a tenant; returns it with its API key (shown once, stored only as a digest).
+
+    Its pages carry its own name (``name``, else its id) unless ``settings`` brand it otherwise.
+    """
     validate_tenant_id(tenant_id)
-    document = validate_settings(settings or {}).model_dump(mode="json")
+    name = name or tenant_id
+    document = validate_settings(branded(settings or {}, name)).model_dump(mode="json")
     if session.get(Tenant, tenant_id) is not None:
         raise Conflict(f"A tenant '{tenant_id}' already exists.", code="tenant_exists")
     api_key = new_api_key(tenant_id)
     tenant = Tenant(
         id=tenant_id,
-        name=name or tenant_id,
+        name=name,
         api_key_hash=digest_key(api_key),
         settings=document,
         initial_settings=document,
@@ -230,9 +234,13 @@ def delete_tenant(session: Session, tenant_id: str) -> None:
 
 
 def update_settings(session: Session, tenant_id: str, patch: Any) -> TenantSettings:
-    """Merge-patch a tenant's settings; the whole result is validated before it is stored."""
+    """Merge-patch a tenant's settings; the whole result is validated before it is stored.
+
+    A patch that removes the branding's names (``null``) gives the tenant its own name back.
+    """
     tenant = get_tenant(session, tenant_id)
-    updated = apply_merge_patch(tenant_settings(tenant), patch)
+    merged = merge_patch(tenant_settings(tenant).model_dump(mode="json"), patch)
+    updated = validate_settings(branded(merged, tenant.name))
     tenant.settings = updated.model_dump(mode="json")
     return updated
 

@@ -2,7 +2,9 @@
 
 Each app (AMS, LMS, console) is built by :func:`build_app`; its views only translate HTTP and call
 services. Tenant-scoped views hang off :func:`tenant_blueprint` (``/t/<tenant>/…``) and take the tenant
-from :func:`current_tenant`.
+from :func:`current_tenant`. A URL of a tenant that does not exist, and the root of the AMS and LMS
+(:func:`install_root_page`), answer a browser with a page (:mod:`simulator.core.pages`) and any other
+client with JSON (:func:`wants_html_page`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, abort, current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from flask_openapi3 import APIBlueprint, Info, OpenAPI, Tag
 from itsdangerous import URLSafeTimedSerializer
@@ -20,15 +23,17 @@ from werkzeug.exceptions import HTTPException
 
 from simulator import __version__
 from simulator.config import SandboxConfig
+from simulator.core import json_text, pages
 from simulator.core.db import Database
 from simulator.core.errors import (
     PROBLEM_CONTENT_TYPE,
     BadRequest,
     Forbidden,
     SandboxError,
+    ValidationFailed,
     validation_failed_from_pydantic,
 )
-from simulator.core.middleware import request_tenant
+from simulator.core.middleware import request_tenant, split_tenant_path
 from simulator.core.models import Tenant
 from simulator.core.tenancy import Principal, authenticate, authorize_tenant, tenant_not_found
 
@@ -45,6 +50,7 @@ class AppState:
     config: SandboxConfig
     db: Database
     admin_key: str
+    title: str = ""
 
 
 def app_state() -> AppState:
@@ -118,6 +124,19 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return cached[1]
 
 
+class SandboxJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, keys kept in their order, and request bodies parsed by :func:`json_text.loads`.
+
+    A body nested too deeply is then invalid JSON like any other (``request.get_json(silent=True)`` is
+    ``None``), never a ``RecursionError``.
+    """
+
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return json_text.loads(s, **kwargs)
+
+
 def problem_response(error: SandboxError) -> Response:
     response = jsonify(error.to_problem(instance=request.path if request else None))
     response.status_code = error.http_status
@@ -127,19 +146,60 @@ def problem_response(error: SandboxError) -> Response:
     return response
 
 
+JSON_BODY_REQUIRED = "The request body must be JSON (Content-Type: application/json)."
+_WHOLE_BODY_ERRORS = frozenset({"model_type", "model_attributes_type", "dataclass_type", "dict_type"})
+
+
+def _no_json_body(exc: ValidationError) -> bool:
+    """Did validation fail because the request carried no JSON document at all?
+
+    flask-openapi3 validates a view's body model against ``request.get_json(silent=True)``, which is
+    ``None`` when the body is missing, not JSON, or not declared JSON.
+    """
+    return any(
+        not err["loc"] and err["type"] in _WHOLE_BODY_ERRORS and err.get("input") is None
+        for err in exc.errors(include_url=False)
+    )
+
+
+def _parses(body: bytes) -> bool:
+    try:
+        json_text.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
 def _validation_error(exc: ValidationError) -> Response:
-    if (
-        request.content_length
-        and request.get_json(silent=True) is None
-        and request.mimetype == "application/json"
-    ):
-        return problem_response(BadRequest("The request body is not valid JSON.", code="invalid_json"))
+    """flask-openapi3's validation failures as problem+json, never naming the model classes.
+
+    A body that is not declared JSON answers 415 (RFC 9110 §15.5.16), a body declared JSON that does
+    not parse 400 ``invalid_json``, a missing body 422; anything else names each offending field.
+    """
+    if _no_json_body(exc):
+        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+        if not request.is_json and (has_body or request.mimetype):
+            return problem_response(
+                SandboxError(JSON_BODY_REQUIRED, code="unsupported_media_type", http_status=415)
+            )
+        if has_body and not _parses(request.get_data(cache=True)):
+            return problem_response(BadRequest("The request body is not valid JSON.", code="invalid_json"))
+        return problem_response(
+            ValidationFailed(
+                "The request needs a JSON object as its body.",
+                errors=[{"field": "(body)", "message": "a JSON object is required"}],
+            )
+        )
     return problem_response(validation_failed_from_pydantic(exc))
 
 
 def _handle_http_exception(exc: HTTPException) -> Response:
     if exc.response is not None:  # already a response (e.g. abort(validation_error_callback(...)))
         return exc.response
+    if exc.code == 404:
+        target = split_tenant_path(request.path)
+        if target is not None and request_tenant(request.environ, database(), target[0]) is None:
+            return tenant_not_found_response(target[0])
     code = (exc.name or "error").lower().replace(" ", "_")
     return problem_response(SandboxError(exc.description or exc.name, code=code, http_status=exc.code or 500))
 
@@ -171,10 +231,10 @@ def build_app(
     app.config["SECRET_KEY"] = config.flask_secret_key()
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
     app.session_interface = CookieSessionInterface()
-    app.json.sort_keys = False
+    app.json = SandboxJSONProvider(app)
     db = db or Database(config.resolved_database_url)
     app.extensions["sandbox"] = AppState(
-        name=name, config=config, db=db, admin_key=config.effective_admin_key()
+        name=name, config=config, db=db, admin_key=config.effective_admin_key(), title=title
     )
     app.register_error_handler(SandboxError, problem_response)
     app.register_error_handler(HTTPException, _handle_http_exception)
@@ -227,11 +287,62 @@ def tenant_blueprint(
 
 
 def resolve_tenant(tenant_id: str) -> Tenant:
-    """The request's tenant (read once per request by the middleware); 404 when there is none."""
+    """The request's tenant (read once per request by the middleware); 404 when there is none.
+
+    The 404 is :func:`tenant_not_found_response`, raised past the blueprints' own error pages.
+    """
     snapshot = request_tenant(request.environ, database(), tenant_id)
     if snapshot is None:
-        raise tenant_not_found(tenant_id)
+        abort(tenant_not_found_response(tenant_id))
     return snapshot.tenant
+
+
+API_PATH_PREFIXES = ("/api/", "/gateway/")
+"""Paths under ``/t/{tenant}`` that answer JSON, whatever the client accepts."""
+
+
+def wants_html_page() -> bool:
+    """Should this request get an HTML page rather than JSON?
+
+    Only when the client prefers ``text/html`` to JSON (browsers do; ``*/*``, no ``Accept`` and
+    ``Accept: application/json`` do not) and the path is not an API path.
+    """
+    target = split_tenant_path(request.path)
+    if target is not None and target[1].startswith(API_PATH_PREFIXES):
+        return False
+    offered = ["application/json", "application/problem+json", "text/html"]
+    return request.accept_mimetypes.best_match(offered) == "text/html"
+
+
+def tenant_not_found_response(tenant_id: str) -> Response:
+    """404 for a URL of a tenant that does not exist: a page for a browser, else problem+json."""
+    if not wants_html_page():
+        return problem_response(tenant_not_found(tenant_id))
+    state = app_state()
+    html = pages.no_such_tenant_html(tenant_id, state.title, state.config.console_url)
+    return Response(html, status=404, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+def install_root_page(app: Flask) -> None:
+    """Answer ``/`` with where to go: a page for a browser, else the same links as JSON."""
+
+    @app.get("/", doc_ui=False)
+    def root_page() -> Response:
+        state = app_state()
+        console_url = state.config.console_url
+        if wants_html_page():
+            return Response(pages.root_html(state.title, console_url), mimetype="text/html")
+        return jsonify(
+            {
+                "app": state.name,
+                "version": __version__,
+                "tenant_pages": "/t/{tenant}/",
+                "demo": pages.DEMO_TENANT_PATH,
+                "console": console_url,
+                "docs": "/docs",
+                "openapi": "/openapi.json",
+            }
+        )
 
 
 def current_tenant() -> Tenant:

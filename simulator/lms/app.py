@@ -5,7 +5,7 @@ from __future__ import annotations
 from simulator.config import SandboxConfig, load_config
 from simulator.core.db import Database
 from simulator.core.middleware import install_request_middleware
-from simulator.core.web import build_app, register_blueprints
+from simulator.core.web import build_app, install_root_page, register_blueprints
 from simulator.lms.catalog_api import catalog_api, catalog_link
 from simulator.lms.commerce.views import purchases_api
 from simulator.lms.home import lms_home
@@ -21,6 +21,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     config = config or load_config()
     app = build_app("lms", "Sandbox LMS", DESCRIPTION, config, db)
     app.config["SESSION_COOKIE_NAME"] = "sandbox_lms_session"  # the AMS shares the host (ports share cookies)
+    install_root_page(app)
     register_blueprints(app, sso_pages)
     register_blueprints(app, learning_api)
     app.register_blueprint(learning_pages)

@@ -14,7 +14,6 @@ A course new to the LMS gets defaults for what an AMS product does not know: 1 c
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from flask import request
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from simulator.core import json_text
 from simulator.core.errors import BadRequest, NotFound, SandboxError, ValidationFailed
 from simulator.core.models import Tenant
 from simulator.core.web import Problem, TenantPath, created, current_tenant, database, tenant_blueprint
@@ -116,7 +116,7 @@ def catalog_webhook(path: TenantPath) -> dict[str, Any]:
         assert tenant is not None
         webhook_id = _verified(session, tenant.id)
         try:
-            payload = json.loads(request.get_data())
+            payload = json_text.loads(request.get_data())
             code = str(payload["course"]["code"])
             fields = CourseFields.model_validate(
                 {key: payload["course"][key] for key in ("title", "kind") if key in payload["course"]}

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import httpx
 
 from simulator.config import SandboxConfig, load_config
+from simulator.scenario.client import ApiError
 from simulator.scenario.loader import LoadedScenario, ScenarioFileError, load_scenario, scenario_files
 from simulator.scenario.report import json_report, junit_xml, print_timeline
 from simulator.scenario.runner import RunResult, run_scenario
 from simulator.scenario.schema import schema_text
-from simulator.scenario.target import sandbox_target
+from simulator.scenario.target import TargetOptions, sandbox_target, target_options
 
 DEFAULT_DIR = Path("scenarios")
 
@@ -55,6 +57,7 @@ def scenario() -> None:
 @click.option(
     "--no-start", is_flag=True, help="Fail when no sandbox answers, instead of starting a temporary one."
 )
+@target_options
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -64,24 +67,35 @@ def run_command(
     keep_tenant: bool,
     no_store: bool,
     no_start: bool,
+    target: TargetOptions,
 ) -> None:
     """Run scenario FILEs or every file of a DIR; prints a timeline and exits 1 when any fails.
 
-    Runs against the configured sandbox (console, AMS and LMS URLs and the admin key come from the
-    sandbox settings); when nothing answers there, a temporary sandbox is started and stopped again.
+    Runs against the sandbox that --console-url, --ams-url and --lms-url name (with --admin-key or
+    --admin-key-file), and then never starts one; without them, against the configured sandbox (its URLs
+    and admin key come from the sandbox settings), and when nothing answers there a temporary sandbox is
+    started and stopped again.
+
+    \b
+    Example (a CI job and a remote sandbox):
+      sandbox scenario run scenarios/ --console-url https://sbx.example.org:8000 \\
+        --ams-url https://sbx.example.org:8001 --lms-url https://sbx.example.org:8002 \\
+        --admin-key-file /run/secrets/sandbox-admin-key --junit scenarios.xml
     """
     loaded = _load_all(targets)
     results: list[RunResult] = []
-    with sandbox_target(_config(ctx), start_if_down=not no_start) as client:
-        for item in loaded:
-            result = run_scenario(item, client, keep_tenant=keep_tenant)
-            print_timeline(result)
-            if not no_store:
-                stored = client.store_scenario_run(result.to_json())
-                click.echo(
-                    f"  stored as run {stored['id']} ({client.console_url}/api/scenario-runs/{stored['id']})"
-                )
-            results.append(result)
+    try:
+        with sandbox_target(_config(ctx), start_if_down=not no_start, options=target) as client:
+            for item in loaded:
+                result = run_scenario(item, client, keep_tenant=keep_tenant)
+                print_timeline(result)
+                if not no_store:
+                    stored = client.store_scenario_run(result.to_json())
+                    run_url = f"{client.console_url}/api/scenario-runs/{stored['id']}"
+                    click.echo(f"  stored as run {stored['id']} ({run_url})")
+                results.append(result)
+    except (ApiError, httpx.HTTPError) as exc:
+        raise click.ClickException(f"The sandbox did not answer as expected: {exc}") from exc
     if junit_path:
         junit_path.write_text(junit_xml(results), encoding="utf-8")
     if json_path:
@@ -122,11 +136,16 @@ def schema_command() -> None:
 
 @scenario.command("history")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@target_options
 @click.pass_context
-def history_command(ctx: click.Context, limit: int) -> None:
-    """Past runs kept by the console of the configured sandbox, newest first."""
-    with sandbox_target(_config(ctx), start_if_down=False) as client:
-        runs = client.scenario_runs(limit)
+def history_command(ctx: click.Context, limit: int, target: TargetOptions) -> None:
+    """Past runs kept by the console of the sandbox --console-url names (or the configured one), newest
+    first."""
+    try:
+        with sandbox_target(_config(ctx), start_if_down=False, options=target, apps=("console",)) as client:
+            runs = client.scenario_runs(limit)
+    except (ApiError, httpx.HTTPError) as exc:
+        raise click.ClickException(f"The sandbox did not answer as expected: {exc}") from exc
     if not runs:
         click.echo("No scenario runs yet.")
     for run in runs:

@@ -1,13 +1,24 @@
-"""Where scenarios run: the configured sandbox, or a temporary one started for the run.
+"""Where scenarios and certifications run: a sandbox named on the command line, the configured one, or a
+temporary one started for the run.
 
-When nothing answers at the configured console URL, :func:`sandbox_target` starts ``sandbox up
+A command that takes :func:`target_options` (``--console-url``, ``--ams-url``, ``--lms-url``,
+``--admin-key``, ``--admin-key-file``) runs against the sandbox those options name, as a CI job pointing at
+a remote sandbox would: each of the three apps must answer there, and no temporary sandbox is started.
+Otherwise, when nothing answers at the configured console URL, :func:`sandbox_target` starts ``sandbox up
 --no-demo`` on free 127.0.0.1 ports with a temporary data folder (SQLite) and its own admin key, waits
 until the three apps answer, and stops the whole process group afterwards — nothing is left behind.
 Its worker delivers writebacks and webhooks as the configured sandbox's would.
+
+Example::
+
+    sandbox scenario run scenarios/ --console-url https://sbx.example.org:8000 \
+        --ams-url https://sbx.example.org:8001 --lms-url https://sbx.example.org:8002 \
+        --admin-key-file /run/secrets/sandbox-admin-key
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -17,10 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import click
 import httpx
 
 from simulator.config import ENV_PREFIX, SandboxConfig
@@ -32,6 +46,79 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 20.0
 APPS = ("console", "ams", "lms")
+APP_TITLES = {"console": "console", "ams": "AMS", "lms": "LMS"}
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """The sandbox a command line named: URLs and a key that take the place of the configured ones."""
+
+    console_url: str | None = None
+    ams_url: str | None = None
+    lms_url: str | None = None
+    admin_key: str | None = None
+
+    @property
+    def names_a_sandbox(self) -> bool:
+        """Whether a URL was given: then that sandbox is used, and none is started."""
+        return any((self.console_url, self.ams_url, self.lms_url))
+
+
+def _url_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise click.BadParameter(f"'{value}' is not an http:// or https:// URL.", ctx, param)
+    return value.rstrip("/") if value is not None else None
+
+
+def _key_file_option(ctx: click.Context, param: click.Parameter, value: Path | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        key = value.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise click.BadParameter(f"{value} cannot be read ({exc.strerror}).", ctx, param) from exc
+    if not key:
+        raise click.BadParameter(f"{value} is empty.", ctx, param)
+    return key
+
+
+def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--console-url``, ``--ams-url``, ``--lms-url``, ``--admin-key`` and ``--admin-key-file``; the
+    command receives them as one ``target: TargetOptions`` argument."""
+
+    @functools.wraps(func)
+    def collect(*args: Any, **kwargs: Any) -> Any:
+        key, key_file = kwargs.pop("admin_key"), kwargs.pop("admin_key_file")
+        if key and key_file:
+            raise click.UsageError("Give --admin-key or --admin-key-file, not both.")
+        kwargs["target"] = TargetOptions(
+            kwargs.pop("console_url"), kwargs.pop("ams_url"), kwargs.pop("lms_url"), key or key_file
+        )
+        return func(*args, **kwargs)
+
+    options = [
+        *(
+            click.option(
+                f"--{app}-url",
+                metavar="URL",
+                callback=_url_option,
+                help=f"The {APP_TITLES[app]} of the sandbox to use (default: the configured one).",
+            )
+            for app in APPS
+        ),
+        click.option(
+            "--admin-key", metavar="KEY", help="That sandbox's admin key (default: the configured one)."
+        ),
+        click.option(
+            "--admin-key-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            callback=_key_file_option,
+            help="Read the admin key from this file (e.g. a CI secret).",
+        ),
+    ]
+    for option in reversed(options):
+        collect = option(collect)
+    return collect
 
 
 def free_ports(count: int) -> list[int]:
@@ -44,10 +131,31 @@ def free_ports(count: int) -> list[int]:
 
 
 @contextmanager
-def sandbox_target(config: SandboxConfig, start_if_down: bool = True) -> Iterator[SandboxClient]:
-    """A client for the configured sandbox, or for a temporary one when nothing answers there."""
+def sandbox_target(
+    config: SandboxConfig,
+    start_if_down: bool = True,
+    options: TargetOptions | None = None,
+    apps: tuple[str, ...] = APPS,
+) -> Iterator[SandboxClient]:
+    """A client for the sandbox ``options`` name, else the configured sandbox, else a temporary one
+    started when nothing answers there (unless ``start_if_down`` is false).
+
+    A sandbox named by a URL is never replaced by a temporary one: each of the ``apps`` the caller talks
+    to must answer there (URLs not given come from the configuration), or a :class:`SandboxError` says
+    which does not.
+    """
+    options = options or TargetOptions()
+    if options.names_a_sandbox:
+        urls = {app: getattr(options, f"{app}_url") or getattr(config, f"{app}_url") for app in APPS}
+        for app in apps:
+            _check_app_at(urls[app], app, given=getattr(options, f"{app}_url") is not None)
+        key = options.admin_key or config.effective_admin_key()
+        with SandboxClient(urls["console"], urls["ams"], urls["lms"], key) as client:
+            yield client
+        return
     if _answers(config.console_url):
-        with SandboxClient.from_config(config) as client:
+        key = options.admin_key or config.effective_admin_key()
+        with SandboxClient(config.console_url, config.ams_url, config.lms_url, key) as client:
             yield client
         return
     if not start_if_down:
@@ -99,6 +207,32 @@ def _answers(console_url: str) -> bool:
         return httpx.get(f"{console_url}/healthz", timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _check_app_at(url: str, app: str, given: bool) -> None:
+    """Raise a :class:`SandboxError` unless the sandbox's ``app`` answers its health check at ``url``."""
+    where = f"--{app}-url" if given else f"the configured {APP_TITLES[app]} URL; give it with --{app}-url"
+    try:
+        response = httpx.get(f"{url}/healthz", timeout=5.0)
+    except httpx.HTTPError:
+        raise SandboxError(
+            f"Nothing answers at {url} ({where}): check the address and that the sandbox there is running."
+        ) from None
+    try:
+        found = response.json().get("app")
+    except (ValueError, AttributeError):
+        found = None
+    if found in APP_TITLES and found != app:
+        raise SandboxError(
+            f"{url} ({where}) is the sandbox's {APP_TITLES[found]}, not its {APP_TITLES[app]}."
+        )
+    if found != app:
+        status = response.status_code
+        raise SandboxError(
+            f"{url} ({where}) is not the sandbox's {APP_TITLES[app]}: /healthz answered {status}."
+        )
+    if response.status_code != 200:
+        raise SandboxError(f"The {APP_TITLES[app]} at {url} ({where}) is up but cannot reach its database.")
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], urls: dict[str, str], log_path: Path) -> None:

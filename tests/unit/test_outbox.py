@@ -1,4 +1,5 @@
-"""The outbox: enqueue in the caller's transaction, retry timing, the delivery state machine, replay."""
+"""The outbox: enqueue in the caller's transaction, retry timing, the delivery state machine, replay, and
+the attempt history when a worker stops holding a claim."""
 
 from __future__ import annotations
 
@@ -6,20 +7,33 @@ import datetime as dt
 import email.utils
 import itertools
 import random
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 import simulator.jobs  # noqa: F401 - registers outbox delivery
+from simulator.cli import main
+from simulator.config import SandboxConfig
+from simulator.core import delivery
 from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
-from simulator.core.delivery import Answer, claim_due_messages, record_answer
+from simulator.core.delivery import Answer, claim_due_messages, lease_seconds, record_answer
 from simulator.core.errors import ValidationFailed
 from simulator.core.models import Tenant
-from simulator.core.outbox import add_endpoint, enqueue, next_retry_delay, replay, retry_after_seconds
+from simulator.core.outbox import (
+    add_endpoint,
+    enqueue,
+    get_message,
+    next_retry_delay,
+    replay,
+    retry_after_seconds,
+)
 from simulator.core.outbox_models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simulator.core.settings import RetryPolicy
 from simulator.core.tenancy import create_tenant
+from tests.conftest import ADMIN
 
 SCHEDULE = [0, 5, 300, 1800]
 
@@ -195,3 +209,63 @@ def test_replay_all_dead_takes_every_dead_letter(db: Database, tenant: str) -> N
         assert replay(session, tenant) == 3
     with db.read() as session:
         assert set(session.scalars(select(OutboxMessage.state))) == {"pending"}
+
+
+def lease_ran_out(monkeypatch: pytest.MonkeyPatch, policy: RetryPolicy) -> None:
+    """Move the delivery code's wall clock past the end of every lease taken until now."""
+    after_the_lease = dt.timedelta(seconds=lease_seconds(policy) + 1)
+    monkeypatch.setattr(delivery, "wall_now", lambda: wall_now() + after_the_lease)
+
+
+def test_a_claim_taken_over_from_a_stopped_worker_shows_its_attempt_as_abandoned(
+    db: Database, tenant: str, config: SandboxConfig, console: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pk = queue(db, tenant)
+    later = wall_now() + dt.timedelta(days=1)
+    claimed_by_a, policy = claim_due_messages(db, tenant, later, worker="worker-a")  # …and worker A dies
+    assert [claimed.pk for claimed in claimed_by_a] == [pk]
+    assert claim_due_messages(db, tenant, later, worker="worker-b")[0] == []  # A's lease still holds
+
+    lease_ran_out(monkeypatch, policy)
+    [taken_over], _ = claim_due_messages(db, tenant, later, worker="worker-b")
+    with db.session() as session:
+        assert record_answer(session, taken_over, Answer(200, 8.0), policy, taken_over.due_at) == "delivered"
+
+    listing = console.get(f"/api/tenants/{tenant}/outbox", headers=ADMIN).get_json()
+    assert listing["items"][0]["attempt_history"] == [
+        {"number": 1, "outcome": "abandoned", "status": None, "worker": "worker-a"},
+        {"number": 2, "outcome": "delivered", "status": 200, "worker": "worker-b"},
+    ]
+    abandoned, delivered = console.get(f"/api/tenants/{tenant}/outbox/{pk}", headers=ADMIN).get_json()[
+        "attempts"
+    ]
+    assert (abandoned["status"], abandoned["latency_ms"]) == (None, None)
+    assert "worker-a stopped before finishing" in abandoned["error"]
+    assert (delivered["number"], delivered["worker"], delivered["latency_ms"]) == (2, "worker-b", 8.0)
+
+    flags = ["--database-url", config.resolved_database_url, "--data-dir", str(config.data_dir)]
+    listed = CliRunner().invoke(main, ["outbox", "list", "--tenant", tenant, *flags])
+    assert listed.exit_code == 0, listed.output
+    assert "1 abandoned by worker-a, 2 delivered 200 by worker-b" in listed.output
+
+
+def test_a_worker_answering_after_losing_its_lease_fills_in_its_attempt_without_a_second_number(
+    db: Database, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pk = queue(db, tenant)
+    later = wall_now() + dt.timedelta(days=1)
+    [slow], policy = claim_due_messages(db, tenant, later, worker="worker-a")
+    lease_ran_out(monkeypatch, policy)
+    [taken_over], _ = claim_due_messages(db, tenant, later, worker="worker-b")
+
+    with db.session() as session:  # A's answer comes in late, then B's
+        assert record_answer(session, slow, Answer(503, 9000.0), policy, slow.due_at) == "superseded"
+    with db.session() as session:
+        assert record_answer(session, taken_over, Answer(200, 8.0), policy, taken_over.due_at) == "delivered"
+
+    with db.read() as session:
+        history = get_message(session, tenant, pk)["attempts"]
+    assert [(a["number"], a["outcome"], a["status"], a["worker"]) for a in history] == [
+        (1, "superseded", 503, "worker-a"),
+        (2, "delivered", 200, "worker-b"),
+    ]

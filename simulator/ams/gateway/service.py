@@ -89,8 +89,17 @@ def charge_json(charge: Charge) -> dict[str, Any]:
     }
 
 
+def card_expired(card: CardIn, today: dt.date) -> bool:
+    """A card is good through the last day of its expiry month (MM/YY on the card)."""
+    return (card.exp_year, card.exp_month) < (today.year, today.month)
+
+
 def tokenise(session: Session, tenant: Tenant, card: CardIn) -> dict[str, Any]:
-    """Keep brand, last four, expiry, fingerprint and test outcome of ``card``; returns the token."""
+    """Keep brand, last four, expiry, fingerprint and test outcome of ``card``; returns the token.
+
+    A card past its expiry month (on the tenant's business clock) is declined as ``expired_card``
+    (:class:`PaymentDeclined`, 402) and nothing is kept.
+    """
     try:
         facts = card_facts(card.number, tenant_secret(session, tenant.id))
     except ValueError as exc:
@@ -99,6 +108,8 @@ def tokenise(session: Session, tenant: Tenant, card: CardIn) -> dict[str, Any]:
             code="invalid_card_number",
             errors=[{"field": "card.number", "message": str(exc)}],
         ) from exc
+    if card_expired(card, tenant_now(tenant).astimezone(tenant_settings(tenant).zone).date()):
+        raise PaymentDeclined("expired_card", DECLINE_MESSAGES["expired_card"])
     row = CardToken(
         tenant_id=tenant.id,
         token=_new_id("tok"),

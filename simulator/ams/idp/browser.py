@@ -1,7 +1,8 @@
 """HTTP glue shared by the IdP's browser-facing views: tenant resolution, pages, the login session.
 
 Browser flows never answer with problem+json: every :class:`SandboxError` raised under these blueprints
-becomes a plain, branded HTML page with the error's status (400, 403, 404 …) — never a redirect.
+becomes a plain, branded HTML page with the error's status (400, 403, 404 …) — never a redirect. (A
+tenant that does not exist has no branding: :func:`simulator.core.web.resolve_tenant` answers it.)
 
 A sign-on endpoint (SAML SSO, OIDC authorize, token hand-off) that finds nobody signed in answers with
 the login form itself (:func:`login_page`), its ``next`` the endpoint's own URL; the form's POST then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections import defaultdict
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from simulator.ams.models import Member
 from simulator.ams.writeback.models import InboxEntry, MemberTag, WritebackRecord
-from simulator.core.errors import NotFound
+from simulator.core.errors import NotFound, ValidationFailed
 
 CSV_COLUMNS = (
     "record_id", "completed_on", "activity_code", "activity_title", "credit_type", "credits", "score",
@@ -117,36 +118,70 @@ def inbox_counts(session: Session, tenant_id: str) -> dict[str, int]:
 def list_inbox(
     session: Session, tenant_id: str, result: str | None, since: int | None, limit: int
 ) -> dict[str, Any]:
-    """Inbox items oldest first: accepted records, or the log of duplicates and rejections; with counts."""
-    if result == "accepted":
-        query = select(WritebackRecord).where(WritebackRecord.tenant_id == tenant_id)
-        if since:
-            query = query.where(WritebackRecord.id > since)
-        rows = session.scalars(query.order_by(WritebackRecord.id).limit(limit))
-        items = [{"id": row.id, "result": "accepted", **record_json(row)} for row in rows]
+    """Inbox items oldest first, at most ``limit``, with the counts of every result.
+
+    ``result="accepted"`` lists the stored records, ``"duplicate"`` / ``"rejected"`` the inbox log; both
+    page with ``since`` (the last ``next_since``). Without ``result``, every item of both, in the order
+    they were received; the stored records and the log number their items separately, so that listing
+    does not page (``next_since`` is ``None``) and refuses ``since``.
+    """
+    if result is None and since is not None:
+        raise ValidationFailed(
+            "'since' pages one kind of item: give 'result' too (accepted records and the inbox log "
+            "are numbered separately).",
+            errors=[{"field": "since", "message": "needs 'result'"}],
+        )
+    if result is None:
+        accepted = [_accepted_item(row) for row in _accepted(session, tenant_id, None, limit)]
+        logged = [_log_item(row) for row in _logged(session, tenant_id, None, None, limit)]
+        items = sorted(accepted + logged, key=_receipt_order)[:limit]
+        next_since = None
     else:
-        query = select(InboxEntry).where(InboxEntry.tenant_id == tenant_id)
-        if result:
-            query = query.where(InboxEntry.result == result)
-        if since:
-            query = query.where(InboxEntry.id > since)
-        entries = session.scalars(query.order_by(InboxEntry.id).limit(limit))
-        items = [
-            {
-                "id": entry.id,
-                "result": entry.result,
-                "reason": entry.reason,
-                "record_id": entry.record_id,
-                "member_id": entry.member_id,
-                "destination": entry.destination,
-                "webhook_id": entry.webhook_id,
-                "envelope": entry.envelope,
-                "received_at": entry.received_at.isoformat(),
-            }
-            for entry in entries
-        ]
+        if result == "accepted":
+            items = [_accepted_item(row) for row in _accepted(session, tenant_id, since, limit)]
+        else:
+            items = [_log_item(row) for row in _logged(session, tenant_id, result, since, limit)]
+        next_since = items[-1]["id"] if items else since
+    return {"items": items, "counts": inbox_counts(session, tenant_id), "next_since": next_since}
+
+
+def _receipt_order(item: dict[str, Any]) -> tuple[dt.datetime, bool, int]:
+    return dt.datetime.fromisoformat(item["received_at"]), item["result"] != "accepted", item["id"]
+
+
+def _accepted(
+    session: Session, tenant_id: str, since: int | None = None, limit: int | None = None
+) -> list[WritebackRecord]:
+    query = select(WritebackRecord).where(WritebackRecord.tenant_id == tenant_id)
+    if since:
+        query = query.where(WritebackRecord.id > since)
+    return list(session.scalars(query.order_by(WritebackRecord.id).limit(limit)))
+
+
+def _logged(
+    session: Session, tenant_id: str, result: str | None, since: int | None = None, limit: int | None = None
+) -> list[InboxEntry]:
+    query = select(InboxEntry).where(InboxEntry.tenant_id == tenant_id)
+    if result:
+        query = query.where(InboxEntry.result == result)
+    if since:
+        query = query.where(InboxEntry.id > since)
+    return list(session.scalars(query.order_by(InboxEntry.id).limit(limit)))
+
+
+def _accepted_item(row: WritebackRecord) -> dict[str, Any]:
+    return {"id": row.id, "result": "accepted", **record_json(row)}
+
+
+def _log_item(entry: InboxEntry) -> dict[str, Any]:
     return {
-        "items": items,
-        "counts": inbox_counts(session, tenant_id),
-        "next_since": items[-1]["id"] if items else since,
+        "id": entry.id,
+        "result": entry.result,
+        "reason": entry.reason,
+        "record_id": entry.record_id,
+        "member_id": entry.member_id,
+        "destination": entry.destination,
+        "webhook_id": entry.webhook_id,
+        "envelope": entry.envelope,
+        "received_at": entry.received_at.isoformat(),
     }

@@ -3,7 +3,6 @@ the credential), and the tenant-key API over what it stored (transcripts, CSV, t
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from flask import Response, request
@@ -11,6 +10,7 @@ from flask_openapi3 import Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.ams.writeback import inbox, transcript
+from simulator.core import json_text
 from simulator.core.errors import BadRequest, SandboxError, ValidationFailed
 from simulator.core.tenancy import tenant_settings
 from simulator.core.web import (
@@ -57,7 +57,7 @@ class InboxQuery(RequestParameters):
 
 def _parse(body: bytes, max_records: int) -> tuple[list[Any], bool]:
     try:
-        document = json.loads(body)
+        document = json_text.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from exc
     if isinstance(document, dict) and "records" in document:

@@ -14,7 +14,6 @@ way are left alone.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +22,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from simulator.core import json_text
 from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
 from simulator.core.errors import BadRequest, NotFound, SandboxError
@@ -147,7 +147,7 @@ def receive_purchase_webhook(
     if seen is not None:
         return {"webhook_id": webhook_id, "result": "duplicate"}
     try:
-        payload = json.loads(body)
+        payload = json_text.loads(body)
     except ValueError as exc:
         raise BadRequest("The webhook body is not valid JSON.", code="invalid_json") from exc
     members = _members_of(payload)

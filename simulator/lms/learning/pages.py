@@ -9,14 +9,13 @@ one is refused.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, g, redirect, render_template, request, session
+from flask import Blueprint, Response, g, redirect, render_template, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulator.core import csrf
 from simulator.core.errors import Forbidden, SandboxError
 from simulator.core.models import Tenant
 from simulator.core.tenancy import tenant_settings
@@ -27,6 +26,7 @@ from simulator.lms.sso import session as browser
 
 learning_pages = Blueprint("learning_pages", __name__, url_prefix="/t/<tenant>/learning")
 CSRF_KEY = "lms_learning_csrf"
+"""The session entry of the learning forms' CSRF tokens (:mod:`simulator.core.csrf`)."""
 OPEN_STATUSES = ("enrolled", "in_progress")
 
 
@@ -79,16 +79,6 @@ def _error(error: SandboxError) -> Response:
     return _render(error=error.message, status=error.http_status)
 
 
-def csrf_token() -> str:
-    """This browser session's token for the tenant's learning forms (made on first use)."""
-    tokens = session.get(CSRF_KEY)
-    tokens = tokens if isinstance(tokens, dict) else {}
-    if g.tenant.id not in tokens:
-        tokens[g.tenant.id] = secrets.token_urlsafe(32)
-        session[CSRF_KEY] = tokens
-    return tokens[g.tenant.id]
-
-
 def _learner() -> Any:
     record = browser.signed_in(g.tenant.id)
     learner = provisioning.find_learner(database(), g.tenant.id, record["member_id"]) if record else None
@@ -109,7 +99,7 @@ def _render(error: str | None = None, status: int = 200) -> Response:
         enrollments=enrollments,
         open_statuses=OPEN_STATUSES,
         can_change=learner.access == "full",
-        csrf_token=csrf_token(),
+        csrf_token=csrf.csrf_token(CSRF_KEY, g.tenant.id),
         error=error,
         tenant_id=g.tenant.id,
         branding=tenant_settings(g.tenant).branding,
@@ -127,9 +117,8 @@ def my_learning(tenant: str) -> Response:
 
 def _act(enrollment_id: int, action: str, form: type[_Form] | None) -> Response:
     learner = _learner()
-    sent = request.form.get("csrf_token", "")
-    if not hmac.compare_digest(sent.encode(), csrf_token().encode()):
-        return _render(error="The form expired or did not come from this page; please try again.", status=400)
+    if not csrf.csrf_valid(CSRF_KEY, g.tenant.id, request.form.get(csrf.FIELD)):
+        return _render(error=csrf.REFUSED_MESSAGE, status=400)
     if learner.access != "full":
         raise Forbidden(
             "Your access is read-only: you can view your learning but not change it.", code="read_only"

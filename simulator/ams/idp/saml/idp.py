@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import threading
 from collections import OrderedDict
@@ -261,7 +262,8 @@ class TenantIdp:
         lifetime: int,
     ) -> etree._Element:
         """The unsigned Response for ``request`` as a parsed tree (see :meth:`authn_response`);
-        ``identity`` holds the released attribute values by canonical name."""
+        ``identity`` holds the released attribute values by canonical name, and the assertion is valid
+        for ``lifetime`` seconds after its IssueInstant (:func:`expire_assertion`)."""
         sp = self.sps[request.sp_entity_id]
         name_id = NameID(
             format=request.name_id_format,
@@ -280,9 +282,10 @@ class TenantIdp:
             sign_assertion=False,
             encrypt_assertion=False,
             release_policy=self.release_policy,
-            lifetime={"seconds": lifetime},
         )
-        return safe_parse(str(response).encode())
+        root = safe_parse(str(response).encode())
+        expire_assertion(root, lifetime)
+        return root
 
     def seal(
         self,
@@ -335,6 +338,30 @@ class TenantIdp:
         if relay_state:
             fields["RelayState"] = relay_state
         return destination, fields
+
+
+BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+
+
+def expire_assertion(root: etree._Element, lifetime: int) -> None:
+    """Make the assertion in ``root`` expire ``lifetime`` seconds after its IssueInstant.
+
+    SAML core 2.0 §2.5.1.2 (Conditions NotOnOrAfter) and profiles 2.0 §4.1.4.2 (the bearer
+    SubjectConfirmationData MUST carry NotOnOrAfter). pysaml2 takes these times from its release
+    policy — an hour unless configured — and not from an argument, so they are set here, on the wall
+    clock the IssueInstant was read from.
+    """
+    assertion = root.find(f"{{{SAML_NS}}}Assertion")
+    if assertion is None:
+        return
+    issued = dt.datetime.fromisoformat(assertion.get("IssueInstant", "")).astimezone(dt.UTC)
+    not_on_or_after = (issued + dt.timedelta(seconds=lifetime)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for conditions in assertion.findall(f"{{{SAML_NS}}}Conditions"):
+        conditions.set("NotOnOrAfter", not_on_or_after)
+    for confirmation in assertion.findall(f"{{{SAML_NS}}}Subject/{{{SAML_NS}}}SubjectConfirmation"):
+        if confirmation.get("Method") == BEARER:
+            for data in confirmation.findall(f"{{{SAML_NS}}}SubjectConfirmationData"):
+                data.set("NotOnOrAfter", not_on_or_after)
 
 
 def _pem(certificate_base64: str) -> str:
