@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +15,8 @@ import httpx
 
 from simulator.cli.common import load_settings, open_database, setup_logging
 from simulator.config import ENV_PREFIX, SandboxConfig
+from simulator.core.db import Database
+from simulator.supervisor import ChildSpec, CrashLoop, Supervisor
 
 APPS = ("console", "ams", "lms")
 PERSONAS_HELP = (
@@ -57,67 +59,84 @@ def _child_env(config: SandboxConfig) -> dict[str, str]:
     return env
 
 
-def _terminate_with_parent() -> None:
-    """In a child, before exec: ask Linux to send SIGTERM when the parent dies (no-op elsewhere)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _preload() -> None:
+    """Import everything the children run, once, so each is forked ready (see :mod:`simulator.supervisor`)."""
+    import simulator.ams.app
+    import simulator.console.app
+    import simulator.lms.app
+    import simulator.server
+    import simulator.worker  # noqa: F401 - imported for the children to inherit
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+def _serve_child(app: str, config: SandboxConfig) -> int:
+    from simulator.server import serve_app
+
+    serve_app(app, config)
+    return 0
 
 
-def _wait_healthy(urls: list[str], processes: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+def _worker_child(config: SandboxConfig) -> int:
+    from simulator.worker import run_worker
+
+    run_worker(config)
+    return 0
+
+
+def child_specs(config: SandboxConfig, workers: int) -> list[ChildSpec]:
+    """The apps and ``workers`` delivery workers; gevent apps start afresh (gevent patches before import)."""
+    specs = []
+    for app in APPS:
+        if config.worker_class == "gevent":
+            command = [sys.executable, "-m", "simulator.cli", "serve", app]
+            specs.append(ChildSpec(app, app, command=command, env=_child_env(config)))
+        else:
+            specs.append(ChildSpec(app, app, run=functools.partial(_serve_child, app, config)))
+    specs += [
+        ChildSpec(f"worker-{index}", "worker", run=functools.partial(_worker_child, config))
+        for index in range(1, workers + 1)
+    ]
+    return specs
+
+
+def _wait_healthy(
+    urls: list[str], supervisor: Supervisor, stopped: Callable[[], bool], timeout: float = 60.0
+) -> None:
     deadline = time.monotonic() + timeout
     pending = list(urls)
-    while pending:
-        if any(process.poll() is not None for process in processes):
-            raise click.ClickException("A sandbox process exited during start-up; see the messages above.")
+    while pending and not stopped():
+        exited = supervisor.reap()
+        if exited:
+            raise click.ClickException(
+                f"{', '.join(exited)} exited during start-up ({supervisor.children[exited[0]].last_exit}); "
+                "see the messages above."
+            )
         if time.monotonic() > deadline:
             raise click.ClickException(f"Timed out waiting for {', '.join(pending)} to answer.")
-        url = pending[0]
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if httpx.get(pending[0], timeout=1.0).status_code == 200:
                 pending.pop(0)
                 continue
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
-
-
-def _stop_all(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes:
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        time.sleep(0.05)
 
 
 @click.command()
 @_server_options
 @click.option("--no-demo", is_flag=True, help="Do not create the seeded demo tenant.")
+@click.option("--workers", type=click.IntRange(0, 32), default=1, show_default=True, help="Delivery workers.")
+@click.option("--no-worker", is_flag=True, help="Run no delivery worker (the same as --workers 0).")
 @click.pass_context
-def up(ctx: click.Context, no_demo: bool, **flags: Any) -> None:
-    """Start the AMS, LMS, console and worker, seeded with the demo tenant. Ctrl-C stops everything."""
+def up(ctx: click.Context, no_demo: bool, workers: int, no_worker: bool, **flags: Any) -> None:
+    """Start the AMS, LMS, console and worker(s), seeded with the demo tenant, and keep them running: a
+    part that dies is restarted, the others keep serving. Ctrl-C stops everything."""
     from simulator.console.service import ensure_demo_tenant
 
     config = load_settings(ctx, **flags)
     setup_logging(config)
-    db = open_database(config)
-    demo_key = None if no_demo else ensure_demo_tenant(db, config)
-    db.dispose()
-    env = _child_env(config)
-    command = [sys.executable, "-m", "simulator.cli"]
-    # Children get their own session: Ctrl-C reaches only this process, which then stops each child in
-    # order (SIGTERM: gunicorn's graceful shutdown), instead of racing the terminal's SIGINT to them all.
-    # A child also gets SIGTERM if this process dies without cleaning up (Linux), so none is orphaned.
-    spawn = {"env": env, "start_new_session": True, "preexec_fn": _terminate_with_parent}
-    processes = [subprocess.Popen([*command, "serve", app], **spawn) for app in APPS]
-    processes.append(subprocess.Popen([*command, "worker"], **spawn))
+    _preload()
+    open_database(config).dispose()  # the schema first: the children serve from it
+    supervisor = Supervisor(config, child_specs(config, 0 if no_worker else workers))
     stopping = False
 
     def _on_signal(signum: int, _frame: Any) -> None:
@@ -126,21 +145,28 @@ def up(ctx: click.Context, no_demo: bool, **flags: Any) -> None:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    demo_key = None
     try:
-        _wait_healthy(
-            [f"{url}/healthz" for url in (config.console_url, config.ams_url, config.lms_url)], processes
-        )
-        _print_banner(config, demo_key, no_demo)
-        while not stopping:
-            if any(process.poll() is not None for process in processes):
-                raise click.ClickException("A sandbox process stopped unexpectedly; stopping the others.")
-            time.sleep(0.2)
+        supervisor.start_all()
+        if not no_demo:  # seeded while the children start (they do not need the demo tenant to serve)
+            db = Database(config.resolved_database_url)
+            try:
+                demo_key = ensure_demo_tenant(db, config)
+            finally:
+                db.dispose()
+        urls = [f"{url}/healthz" for url in (config.console_url, config.ams_url, config.lms_url)]
+        _wait_healthy(urls, supervisor, lambda: stopping)
+        if not stopping:
+            _print_banner(config, demo_key, no_demo, 0 if no_worker else workers)
+        supervisor.run_until_stopped(lambda: stopping)
         click.echo("Stopping the sandbox…")
+    except CrashLoop as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
-        _stop_all(processes)
+        supervisor.stop_all()
 
 
-def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool) -> None:
+def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool, workers: int) -> None:
     """What a newcomer needs, printed in full (keys are never cut to fit a terminal)."""
     lines = [
         "",
@@ -150,6 +176,7 @@ def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool) ->
         f"  LMS                    {config.lms_url}/t/demo/   (docs: {config.lms_url}/docs/)",
         f"  Admin key              {config.effective_admin_key()}",
         f"  Request workers        {_workers_description(config)}",
+        f"  Delivery workers       {workers} (kept running: a process that dies is restarted)",
     ]
     if not no_demo:
         key = demo_key or "(shown when it was created; the admin key opens it too)"

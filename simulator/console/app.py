@@ -11,6 +11,7 @@ from simulator.console.conformance_api import conformance_api
 from simulator.console.faults_api import faults_api
 from simulator.console.journal_api import journal_api
 from simulator.console.outbox_api import outbox_api
+from simulator.console.processes_api import processes_api
 from simulator.console.scenario_api import scenario_api
 from simulator.console.sso_api import sso_api
 from simulator.console.token_api import token_services_api
@@ -36,6 +37,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_api(token_services_api)
     app.register_api(scenario_api)
     app.register_api(conformance_api)
+    app.register_api(processes_api)
 
     @app.get("/", doc_ui=False)
     def index() -> str:

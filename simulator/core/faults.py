@@ -3,8 +3,9 @@
 A rule says which requests it matches (``app``, ``method``, ``path`` glob after ``/t/{tenant}``), what
 happens to them (a status and body, ``Retry-After``, a fixed or lognormal delay, a connection reset, an
 empty or malformed body), how often (``probability`` drawn from a seeded RNG, ``first_n`` or
-``every_nth``) and is stored in ``fault_rules``. Rules are evaluated in ``position`` order; the first
-rule that matches **and** fires wins.
+``every_nth``), for how long (``for``: a stretch of the tenant's business time from when the rule is
+added, kept as ``active_until``) and is stored in ``fault_rules``. Rules are evaluated in ``position``
+order; the first rule that matches **and** fires wins.
 
 Counters live in the database (``UPDATE … RETURNING``), so N processes behind one database share them:
 "the first 3 requests fail" means the first 3 requests any process serves. The probability draw for the
@@ -19,10 +20,12 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import math
 import random
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Literal
@@ -30,16 +33,31 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import delete, func, select, update
 
-from simulator.core.clock import wall_now
+from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
 from simulator.core.errors import Conflict, NotFound, validation_failed_from_pydantic
 from simulator.core.models import FaultRule
+from simulator.core.tenancy import get_tenant
 
 MAX_DELAY_MS = 60_000.0
 MAX_RULES = 200
 MALFORMED_JSON_BODY = b'{"data": [{"id": 1, "sta'
 
 FaultKind = Literal["respond", "connection_reset", "empty_body", "malformed_body"]
+MAX_WINDOW_SECONDS = 366 * 86_400
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*$")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
+
+
+def duration_seconds(value: Any) -> Any:
+    """``10 minutes``, ``1 hour``, ``2 days`` (or plain seconds) as seconds; anything else is left for
+    pydantic to refuse."""
+    if isinstance(value, str):
+        match = _DURATION.match(value.lower())
+        if match is None:
+            raise ValueError("give a duration such as '10 minutes', '1 hour' or '2 days' (or seconds)")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
 
 
 class ConnectionResetFault(ConnectionResetError):
@@ -75,6 +93,8 @@ class DelaySpec(_Strict):
 class FaultRuleSpec(_Strict):
     """One fault rule (the ``rule`` document of a ``fault_rules`` row)."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     name: str | None = Field(None, max_length=120, description="A label shown in the journal.")
     app: Literal["ams", "lms"] | None = Field(None, description="Which app; null matches both.")
     method: str | None = Field(None, description="HTTP method; null matches any.", examples=["POST"])
@@ -99,6 +119,38 @@ class FaultRuleSpec(_Strict):
     seed: int = Field(0, description="Seed of the per-request draw (same seed, same requests fire).")
     first_n: int | None = Field(None, ge=1, description="Fire only on the first N matching requests.")
     every_nth: int | None = Field(None, ge=1, description="Fire on matching requests N, 2N, 3N…")
+    for_seconds: float | None = Field(
+        None,
+        alias="for",
+        gt=0,
+        le=MAX_WINDOW_SECONDS,
+        description="How long the rule lasts, in the tenant's business time from when it is added: "
+        "seconds, or text such as '10 minutes', '1 hour', '2 days'. Advancing the clock past it ends it.",
+    )
+    active_until: dt.datetime | None = Field(
+        None, description="Business time the rule ends at (set from 'for' when the rule is added)."
+    )
+
+    @field_validator("for_seconds", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return duration_seconds(value)
+
+    @field_validator("active_until")
+    @classmethod
+    def _aware_until(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+    def ends_from(self, now: dt.datetime) -> FaultRuleSpec:
+        """The rule as stored when added at business time ``now``: ``for`` becomes ``active_until``."""
+        if self.for_seconds is None or self.active_until is not None:
+            return self
+        return self.model_copy(update={"active_until": now + dt.timedelta(seconds=self.for_seconds)})
+
+    def active_at(self, now: dt.datetime) -> bool:
+        return self.active_until is None or now < self.active_until
 
     @field_validator("method")
     @classmethod
@@ -260,10 +312,19 @@ class FiredFault:
         return self.status, headers, body
 
 
-def decide_fault(db: Database, tenant_id: str, app: str, method: str, path: str) -> FiredFault | None:
+def decide_fault(
+    db: Database,
+    tenant_id: str,
+    app: str,
+    method: str,
+    path: str,
+    business_now: Callable[[], dt.datetime] | None = None,
+) -> FiredFault | None:
     """The fault to apply to one request, if any (spec: first matching rule that fires wins).
 
-    One indexed SELECT per request; only rules that match pay for the atomic counter update.
+    One indexed SELECT per request; only rules that match pay for the atomic counter update. A rule whose
+    window (``active_until``) has passed on the tenant's business clock is skipped: ``business_now``
+    tells the time (the tenant is read when it is not given and such a rule is met).
     """
     with db.read() as session:
         rows = session.execute(
@@ -271,10 +332,16 @@ def decide_fault(db: Database, tenant_id: str, app: str, method: str, path: str)
             .where(FaultRule.tenant_id == tenant_id)
             .order_by(FaultRule.position, FaultRule.id)
         ).all()
+    now: dt.datetime | None = None
     for rule_id, position, document in rows:
         spec = FaultRuleSpec.model_validate(document)
         if not spec.matches(app, method, path):
             continue
+        if spec.active_until is not None:
+            if now is None:
+                now = business_now() if business_now is not None else _tenant_now(db, tenant_id)
+            if not spec.active_at(now):
+                continue
         with db.session() as session:
             n = session.execute(
                 update(FaultRule)
@@ -311,7 +378,16 @@ def rule_out(row: FaultRule) -> dict[str, Any]:
 
 
 def _stored(spec: FaultRuleSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", exclude_none=True)
+    return spec.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def _tenant_now(db: Database, tenant_id: str) -> dt.datetime:
+    with db.read() as session:
+        return _business_now(session, tenant_id)
+
+
+def _business_now(session: Any, tenant_id: str) -> dt.datetime:
+    return tenant_now(get_tenant(session, tenant_id))
 
 
 def list_rules(db: Database, tenant_id: str) -> list[dict[str, Any]]:
@@ -332,6 +408,8 @@ def replace_rules(
     specs = [parse_rule(rule, field_prefix=f"rules.{index}") for index, rule in enumerate(rules)]
     now = wall_now()
     with db.session() as session:
+        business_now = _business_now(session, tenant_id)
+        specs = [spec.ends_from(business_now) for spec in specs]
         session.execute(delete(FaultRule).where(FaultRule.tenant_id == tenant_id))
         rows = [
             FaultRule(
@@ -353,6 +431,7 @@ def append_rule(db: Database, tenant_id: str, rule: FaultRuleSpec | Mapping[str,
     """Add one rule after the tenant's existing ones (at most :data:`MAX_RULES` in all, as for a replace)."""
     spec = parse_rule(rule)
     with db.session() as session:
+        spec = spec.ends_from(_business_now(session, tenant_id))
         count, last = session.execute(
             select(func.count(), func.max(FaultRule.position)).where(FaultRule.tenant_id == tenant_id)
         ).one()

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from simulator.config import SandboxConfig
-from simulator.core.clock import wall_now
+from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
 from simulator.core.faults import ConnectionResetFault, FiredFault, decide_fault
 from simulator.core.journal import JournalRecord, record_request
@@ -99,9 +99,11 @@ class FaultMiddleware:
             snapshot = environ[TENANT_ENVIRON_KEY]
             if snapshot is None or snapshot.fault_rule_count == 0:
                 return self.app(environ, start_response)
+        snapshot = environ.get(TENANT_ENVIRON_KEY)
+        business_now = (lambda: tenant_now(snapshot.tenant)) if snapshot is not None else None
         try:
             fault = decide_fault(
-                self.db, tenant_id, self.app_name, environ.get("REQUEST_METHOD", "GET"), path
+                self.db, tenant_id, self.app_name, environ.get("REQUEST_METHOD", "GET"), path, business_now
             )
         except SQLAlchemyError:
             log.exception("fault rules of tenant %s could not be read; request passes unfaulted", tenant_id)

@@ -115,6 +115,20 @@ class SandboxClient:
                 return None
             raise
 
+    # processes of a sandbox started by `sandbox up`
+
+    def processes(self) -> list[dict[str, Any]]:
+        return self.console("GET", "/processes")["processes"]
+
+    def process(self, name: str) -> dict[str, Any] | None:
+        """One process by name (``worker`` is ``worker-1``), or None when there is none."""
+        wanted = "worker-1" if name == "worker" else name
+        return next((found for found in self.processes() if found["name"] == wanted), None)
+
+    def steer_process(self, name: str, action: str, **body: Any) -> dict[str, Any]:
+        """``kill`` (signal, after_seconds), ``pause`` (seconds), ``resume`` or ``restart`` a process."""
+        return self.console("POST", f"/processes/{name}/{action}", json=body)
+
     # scenario runs
 
     def store_scenario_run(self, result: dict[str, Any]) -> dict[str, Any]:

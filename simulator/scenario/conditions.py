@@ -6,9 +6,9 @@ out are not checked. :mod:`simulator.scenario.steps.expect` evaluates them over 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, model_validator
 
 
 class _Strict(BaseModel):
@@ -22,8 +22,35 @@ class CountRange(_Strict):
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
 
+    @model_validator(mode="after")
+    def _possible(self) -> CountRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is above 'max' ({self.max}): no count can match")
+        return self
 
-Count = int | CountRange
+
+def _count(value: Any) -> int | CountRange:
+    """A count is a whole number, 0 or more, or a range ``{min, max}`` (one message, not one per shape)."""
+    if isinstance(value, CountRange):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"a count cannot be negative (got {value})")
+        return value
+    if isinstance(value, dict):
+        try:
+            return CountRange.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+    raise ValueError(f"a count is a whole number (0 or more) or {{min: …, max: …}} (got {value!r})")
+
+
+Count = Annotated[
+    int | CountRange, PlainValidator(_count, json_schema_input_type=Annotated[int, Field(ge=0)] | CountRange)
+]
+"""An exact count (0 or more), or a range ``{min, max}``."""
 
 
 class EnrollmentsCondition(_Strict):
@@ -99,8 +126,30 @@ class InboxCondition(_Strict):
     rejected: Count | None = None
 
 
+AttemptOutcome = Literal["delivered", "retrying", "dead", "held", "abandoned"]
+
+
+class AttemptCount(CountRange):
+    """How many delivery attempts the messages made: ``{min: 2}`` for every message, ``{min: 2, of: some}``
+    for at least one."""
+
+    of: Literal["all", "some"] = Field("all", description="all: every message; some: at least one.")
+
+
+class AttemptHistory(_Strict):
+    """The attempts of one message, in order: what became of each (``abandoned`` when its worker died)."""
+
+    message: Literal["first", "last", "any"] | Annotated[int, Field(ge=1)] = Field(
+        "first",
+        description="The oldest or newest message (of the topic), the nth (oldest first), or any: at least "
+        "one message's attempts match.",
+    )
+    outcomes: list[AttemptOutcome] | None = Field(None, description="Exactly these outcomes, in order.")
+    includes: list[AttemptOutcome] | None = Field(None, description="These outcomes among its attempts.")
+
+
 class OutboxCondition(_Strict):
-    """Outbox message counts by state (states not named are not checked)."""
+    """Outbox message counts by state (states not named are not checked), and their delivery attempts."""
 
     topic: str | None = None
     pending: Count | None = None
@@ -109,6 +158,8 @@ class OutboxCondition(_Strict):
     retrying: Count | None = None
     dead: Count | None = None
     total: Count | None = None
+    attempts: AttemptCount | None = None
+    history: AttemptHistory | None = None
 
 
 class JournalCondition(_Strict):
@@ -117,8 +168,26 @@ class JournalCondition(_Strict):
     app: Literal["ams", "lms"] | None = None
     method: str | None = None
     path: str | None = Field(None, description="Glob after /t/{tenant}, e.g. /writeback/records")
-    status: int | None = None
+    status: int | None = Field(None, ge=100, le=599)
+    fault: str | None = Field(
+        None, description="Only requests this fault rule (by name) fired on; '*': any fault."
+    )
+    connection_reset: bool | None = Field(None, description="Only requests whose connection a fault reset.")
     count: Count = Field(default_factory=lambda: CountRange(min=1))
+
+
+class FaultCondition(_Strict):
+    """How often a fault rule (by its name) matched and fired, over the whole run (removed rules too)."""
+
+    fired: Count | None = None
+    matched: Count | None = None
+
+
+class ProcessCondition(_Strict):
+    """A process of the sandbox (``sandbox up``): its state and how often it was started again."""
+
+    state: Literal["running", "paused", "restarting"] | None = None
+    restarts: Count | None = Field(None, description="Restarts during this run (any cause).")
 
 
 class OrderCondition(_Strict):
@@ -153,6 +222,10 @@ class Conditions(_Strict):
     journal: JournalCondition | None = None
     order: OrderCondition | None = None
     ledger: LedgerCondition | None = None
+    faults: dict[str, FaultCondition] | None = Field(None, description="By fault rule name.")
+    processes: dict[str, ProcessCondition] | None = Field(
+        None, description="By process name: ams, lms, console, worker (worker-1), worker-2…"
+    )
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Conditions:

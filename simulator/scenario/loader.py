@@ -1,8 +1,9 @@
 """Read scenario files: YAML in, a validated :class:`Scenario` out, or errors with file, line and message.
 
-Every problem is found before anything runs: bad YAML, an unknown step, a wrong type, an actor or order
-that is not declared. Errors name the line of the offending value, found by walking the composed YAML
-nodes along pydantic's error location.
+Every problem is found before anything runs, all of them in one pass: bad YAML, an unknown step, a
+wrong type, an actor or order that is not declared, a fault rule ending at a step that does not follow.
+Errors name the line of the offending value, found by walking the composed YAML nodes along pydantic's
+error location.
 
 Example::
 
@@ -18,11 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from simulator.core.errors import SandboxError
 from simulator.core.settings import validate_settings
-from simulator.scenario.model import STEP_KINDS, Conditions, Scenario, condition_names
+from simulator.scenario.model import (
+    STEP_KINDS,
+    STEP_OPTIONS,
+    Actor,
+    Conditions,
+    Scenario,
+    Step,
+    StepBase,
+    condition_names,
+)
 
 
 @dataclass(frozen=True)
@@ -82,19 +92,56 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> LoadedScenario:
     if not isinstance(data, dict) or root is None:
         raise ScenarioFileError([Problem(filename, 1, "a scenario is a mapping with 'name' and 'steps'")])
     problems = _shape_problems(data, root, filename)
-    if problems:
-        raise ScenarioFileError(problems)
+    unusable = {problem.line for problem in problems}
+    steps = data.get("steps") if isinstance(data.get("steps"), list) else None
+    shapeless = {index for index in range(len(steps or [])) if line_of(root, ("steps", index)) in unusable}
+    candidate = dict(data)
+    if steps is not None:  # steps already reported keep their place, so the others keep their index
+        candidate["steps"] = [PLACEHOLDER_STEP if i in shapeless else step for i, step in enumerate(steps)]
+    scenario = None
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(candidate)
     except ValidationError as exc:
-        raise ScenarioFileError(
-            [Problem(filename, line_of(root, err["loc"]), problem_message(err)) for err in exc.errors()]
-        ) from exc
-    problems = _reference_problems(scenario, root, filename)
+        problems += [
+            Problem(filename, line_of(root, err["loc"]), problem_message(err))
+            for err in exc.errors()
+            if not (len(err["loc"]) > 1 and err["loc"][0] == "steps" and err["loc"][1] in shapeless)
+        ]
+    actors, settings, indexed_steps = _usable_parts(candidate, scenario, shapeless)
+    problems += _reference_problems(actors, settings, indexed_steps, root, filename)
     if problems:
-        raise ScenarioFileError(problems)
+        raise ScenarioFileError(sorted(problems, key=lambda problem: problem.line))
+    assert scenario is not None
     step_lines = [line_of(root, ("steps", index)) for index in range(len(scenario.steps))]
     return LoadedScenario(Path(filename), scenario, step_lines)
+
+
+PLACEHOLDER_STEP = {"clear_faults": {}}
+_ACTORS = TypeAdapter(dict[str, Actor])
+_STEP = TypeAdapter(Step)
+
+
+def _usable_parts(
+    data: dict[str, Any], scenario: Scenario | None, skip: set[int]
+) -> tuple[dict[str, Actor], dict[str, Any], list[tuple[int, StepBase]]]:
+    """The actors, settings and steps that validated on their own, so that references are checked even
+    when something else in the file is wrong (every mistake is reported in one pass)."""
+    if scenario is not None:
+        return scenario.actors, scenario.settings, list(enumerate(scenario.steps))
+    try:
+        actors = _ACTORS.validate_python(data.get("actors") or {})
+    except ValidationError:
+        actors = {}
+    settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
+    steps = []
+    for index, raw in enumerate(data.get("steps") if isinstance(data.get("steps"), list) else []):
+        if index in skip:
+            continue
+        try:
+            steps.append((index, _STEP.validate_python(raw)))
+        except ValidationError:
+            continue
+    return actors, settings, steps
 
 
 def _node_at(root: yaml.Node, loc: Iterable[Any]) -> yaml.Node:
@@ -156,7 +203,7 @@ def _shape_problems(data: dict[str, Any], root: yaml.Node, filename: str) -> lis
             )
             continue
         kinds = [key for key in step if key in known]
-        unknown = [key for key in step if key not in known and key != "name"]
+        unknown = [key for key in step if key not in known and key not in STEP_OPTIONS]
         if unknown and not kinds:
             problems.append(
                 Problem(
@@ -190,20 +237,27 @@ def known_sorted() -> list[str]:
     return sorted(STEP_KINDS)
 
 
-def _reference_problems(scenario: Scenario, root: yaml.Node, filename: str) -> list[Problem]:
-    """Actors and orders a step names must be declared (actors) or made by an earlier step (orders)."""
+def _reference_problems(
+    actors: dict[str, Actor],
+    settings: dict[str, Any],
+    steps: list[tuple[int, StepBase]],
+    root: yaml.Node,
+    filename: str,
+) -> list[Problem]:
+    """Actors and orders a step names must be declared (actors) or made by an earlier step (orders); a
+    fault rule's ``until`` names a later step."""
     problems: list[Problem] = []
     orders: set[str] = set()
-    actors = scenario.actors
-    if scenario.settings:
+    if settings:
         try:
-            validate_settings(scenario.settings)
+            validate_settings(settings)
         except SandboxError as exc:
             details = "; ".join(f"{e['field']}: {e['message']}" for e in getattr(exc, "errors", []) or [])
             problems.append(
                 Problem(filename, line_of(root, ("settings",)), f"settings: {details or exc.message}")
             )
-    for index, step in enumerate(scenario.steps):
+    names_after = {index: {s.name for i, s in steps if i > index and s.name} for index, _ in steps}
+    for index, step in steps:
         kind, params = step.kind, step.params
 
         def problem(field: tuple[Any, ...], message: str, index: int = index, kind: str = kind) -> None:
@@ -222,6 +276,9 @@ def _reference_problems(scenario: Scenario, root: yaml.Node, filename: str) -> l
             orders.add("last")
             if params.order:
                 orders.add(params.order)
+        until = getattr(params, "until", None) if kind == "set_fault" else None
+        if until is not None and until not in names_after[index]:
+            problem(("until",), f"steps[{index}].set_fault: until '{until}' names no later step")
     return problems
 
 

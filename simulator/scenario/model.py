@@ -178,11 +178,18 @@ PaymentField = Annotated[
 ]
 
 
+CONNECTION_LOST = "connection_lost"
+
+
 class Checkout(_Strict):
     actor: str
     payment: PaymentField = Field(default_factory=Payment, description="card (default), po, or a mapping.")
     order: str | None = Field(None, description="Name the order for later steps.")
-    error: str | None = Field(None, description="Expect the checkout to be refused with this code.")
+    error: str | None = Field(
+        None,
+        description="Expect the checkout to be refused with this code, or 'connection_lost': the AMS goes "
+        "away while it runs (a kill step).",
+    )
 
 
 class RecordPayment(_Strict):
@@ -284,6 +291,51 @@ class ClearFaults(_Strict):
     pass
 
 
+class ScenarioFault(FaultRuleSpec):
+    """A fault rule, and (in a scenario) when it ends: ``for`` a stretch of business time, or ``until`` a
+    later step by name (the rule is removed just before that step runs)."""
+
+    until: str | None = Field(
+        None, max_length=200, description="The name of a later step: the rule is removed before it runs."
+    )
+
+
+PROCESS_PATTERN = r"^(ams|lms|worker(-[1-9][0-9]?)?)$"
+PROCESS_HELP = "ams, lms, worker (the first delivery worker) or worker-N (`sandbox up --workers N`)."
+
+
+class Kill(_Strict):
+    process: str = Field(..., pattern=PROCESS_PATTERN, description=PROCESS_HELP)
+    signal: Literal["KILL", "TERM"] = Field("KILL", description="KILL: at once; TERM: a graceful stop.")
+    after: float = Field(
+        0,
+        ge=0,
+        le=300,
+        description="Seconds from now (the step returns at once; the next step runs meanwhile).",
+    )
+
+
+class Pause(_Strict):
+    process: str = Field(..., pattern=PROCESS_PATTERN, description=PROCESS_HELP)
+    seconds: float | None = Field(
+        None, gt=0, le=3600, description="Resume after this long (default: at resume)."
+    )
+
+
+class Resume(_Strict):
+    process: str = Field(..., pattern=PROCESS_PATTERN, description=PROCESS_HELP)
+
+
+class Restart(_Strict):
+    process: str = Field(..., pattern=PROCESS_PATTERN, description=PROCESS_HELP)
+
+
+class Wait(_Strict):
+    seconds: float = Field(
+        ..., gt=0, le=300, description="Wall-clock seconds to sleep (for races that need it)."
+    )
+
+
 # --- steps ----------------------------------------------------------------------------------------
 
 STEP_PARAMETERS: dict[str, type[BaseModel]] = {
@@ -305,20 +357,35 @@ STEP_PARAMETERS: dict[str, type[BaseModel]] = {
     "advance_clock": AdvanceClock,
     "set_member_status": SetMemberStatus,
     "patch_settings": dict,  # type: ignore[dict-item] - a settings merge patch
-    "set_fault": FaultRuleSpec,
+    "set_fault": ScenarioFault,
     "clear_faults": ClearFaults,
+    "kill": Kill,
+    "pause": Pause,
+    "resume": Resume,
+    "restart": Restart,
+    "wait": Wait,
     "wait_for": WaitFor,
     "expect": Conditions,
 }
 STEP_KINDS = tuple(STEP_PARAMETERS)
 
 
+STEP_OPTIONS = ("name", "concurrency")
+"""Keys a step may carry beside its kind."""
+
+
 class StepBase(_Strict):
     name: str | None = Field(None, max_length=200, description="A label for the timeline.")
+    concurrency: int = Field(
+        1,
+        ge=1,
+        le=50,
+        description="For a step on a group of actors: how many act at once (default: one after another).",
+    )
 
     @property
     def kind(self) -> str:
-        return next(key for key in type(self).model_fields if key != "name")
+        return next(key for key in type(self).model_fields if key not in STEP_OPTIONS)
 
     @property
     def params(self) -> Any:
@@ -360,8 +427,13 @@ STEP_HELP = {
     "advance_clock": "Move the tenant's business clock forward; due jobs and deliveries run.",
     "set_member_status": "Change the actor's membership in the AMS (lapse, renew…).",
     "patch_settings": "Merge-patch the tenant's settings document.",
-    "set_fault": "Add a fault rule (docs/faults-and-journal.md).",
+    "set_fault": "Add a fault rule (docs/faults-and-journal.md), for a while ('for', 'until') or for good.",
     "clear_faults": "Remove every fault rule.",
+    "kill": "Kill a process of the sandbox (SIGKILL or SIGTERM); `sandbox up` starts it again.",
+    "pause": "Freeze a process (SIGSTOP) for some seconds, or until a resume step.",
+    "resume": "Let a paused process go on.",
+    "restart": "Stop a process gracefully and start it again.",
+    "wait": "Sleep a bounded stretch of wall time.",
     "wait_for": "Poll until every condition holds, or fail after 'timeout' seconds.",
     "expect": "Every condition must hold now.",
 }

@@ -164,7 +164,7 @@ def run_scenario(loaded: LoadedScenario, client: SandboxClient, keep_tenant: boo
         if ctx is not None:
             result.setup.observed = setup_observed(ctx)
             for entry, step in zip(result.steps, scenario.steps, strict=True):
-                _timed(entry, lambda step=step: handler_for(step.kind)(ctx, step.params))
+                _timed(entry, lambda step=step: _run_step(ctx, step))
                 if not entry.ok:
                     break
     finally:
@@ -174,6 +174,14 @@ def run_scenario(loaded: LoadedScenario, client: SandboxClient, keep_tenant: boo
             _delete_quietly(client, tenant_id)
     result.duration_ms = (time.perf_counter() - started) * 1000
     return result
+
+
+def _run_step(ctx: RunContext, step: StepBase) -> dict[str, Any]:
+    """Remove the fault rules that end before this step, then run it (its group ``concurrency`` wide)."""
+    removed = ctx.remove_faults_before(step.name)
+    ctx.concurrency = step.concurrency
+    observed = handler_for(step.kind)(ctx, step.params)
+    return ({"faults_removed": removed} if removed else {}) | (observed or {})
 
 
 def _timed(entry: StepResult, action: Any) -> Any:
@@ -209,10 +217,19 @@ def _set_up(scenario: Scenario, client: SandboxClient, tenant_id: str, fresh: bo
         if scenario.settings:
             tenant.patch_settings(scenario.settings)
     ctx = RunContext(tenant)
+    ctx.restarts_before = _restarts(client)
     today = dt.date.fromisoformat(tenant.clock()["local_now"][:10])
     for name, actor in scenario.actors.items():
         ctx.people[name] = _resolve_actor(tenant, name, actor, today)
     return ctx
+
+
+def _restarts(client: SandboxClient) -> dict[str, int]:
+    """How often each process of the sandbox was restarted so far (none when not run by `sandbox up`)."""
+    try:
+        return {process["name"]: process["restarts"] for process in client.processes()}
+    except ApiError:
+        return {}
 
 
 def setup_observed(ctx: RunContext) -> dict[str, Any]:

@@ -471,3 +471,32 @@ def test_openapi_documents_faults_and_journal(console: Any) -> None:
     assert "delete" in paths["/api/tenants/{tenant}/faults/{rule_id}"]
     parameters = {p["name"] for p in paths["/api/tenants/{tenant}/journal"]["get"]["parameters"]}
     assert {"since", "app", "path", "status", "method", "limit"} <= parameters
+
+
+# --- windows of business time -----------------------------------------------------------------------
+
+
+def test_a_rule_for_an_hour_ends_when_the_business_clock_passes_it(
+    console: Any, ams: Any, make_tenant: Any
+) -> None:
+    tenant = make_tenant("windowed", clock_start="2026-03-02T09:00:00Z")
+    added = console.post(
+        "/api/tenants/windowed/faults",
+        json={"name": "AMS down", "app": "ams", "path": "/api/members*", "status": 503, "for": "1 hour"},
+        headers=tenant.auth,
+    )
+    assert added.status_code == 201, added.get_json()
+    assert added.get_json()["rule"]["active_until"] == "2026-03-02T10:00:00Z"
+    assert added.get_json()["rule"]["for"] == 3600
+
+    assert statuses(ams, "/t/windowed/api/members", 2) == [503, 503]
+    advance = console.post("/api/tenants/windowed/clock/advance", json={"minutes": 61}, headers=tenant.auth)
+    assert advance.status_code == 200
+    assert ams.get("/t/windowed/api/members", headers=tenant.auth).status_code == 200
+    assert list_faults(console, tenant)[0]["fired_count"] == 2
+
+    bad = console.post(
+        "/api/tenants/windowed/faults", json={"status": 503, "for": "a while"}, headers=tenant.auth
+    )
+    assert bad.status_code == 422
+    assert bad.get_json()["errors"][0]["field"] == "for"

@@ -13,7 +13,9 @@ Example::
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +47,7 @@ def step(kind: str) -> Callable[[StepHandler], StepHandler]:
 
 
 def handler_for(kind: str) -> StepHandler:
-    from simulator.scenario.steps import commerce, control, expect, learning, sso  # noqa: F401 - register
+    from simulator.scenario.steps import chaos, commerce, control, expect, learning, sso  # noqa: F401 - register
 
     return _HANDLERS[kind]
 
@@ -72,12 +74,21 @@ class Person:
 
 @dataclass
 class RunContext:
-    """State of one run: the tenant, its people, named orders and each person's browser."""
+    """State of one run: the tenant, its people, named orders and each person's browser, the fault rules
+    to remove before a named step, and the counters of rules already removed."""
 
     tenant: TenantClient
     people: dict[str, list[Person]] = field(default_factory=dict)
     orders: dict[str, str] = field(default_factory=dict)
     agents: dict[str, UserAgent] = field(default_factory=dict)
+    concurrency: int = 1
+    """How many people of a group act at once in the current step."""
+    faults_until: dict[str, list[int]] = field(default_factory=dict)
+    """Fault rule ids to remove just before the step of that name."""
+    removed_fault_counts: Counter[str] = field(default_factory=Counter)
+    """``{name}:fired`` and ``{name}:matched`` of rules the run removed (the faults condition adds them)."""
+    restarts_before: dict[str, int] = field(default_factory=dict)
+    """Each process's restarts when the run began (the processes condition counts this run's only)."""
 
     def each(self, actor: str) -> list[Person]:
         """The people an actor name stands for (one, or every member of a group)."""
@@ -98,9 +109,20 @@ class RunContext:
         return self.orders[name]
 
     def per_person(self, actor: str, observe: Callable[[Person], dict[str, Any]]) -> dict[str, Any]:
-        """``observe`` for each person of ``actor``: one dict for a person, keyed by label for a group."""
+        """``observe`` for each person of ``actor``: one dict for a person, keyed by label for a group.
+
+        With ``concurrency`` above one, that many people act at once (each in a browser of their own),
+        so a group really races; the first failure is raised once all have finished.
+        """
         people = self.each(actor)
-        results = {person.label: observe(person) for person in people}
+        if self.concurrency > 1 and len(people) > 1:
+            for person in people:
+                self.agent(person)  # made here, not by the threads
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                futures = [(person.label, pool.submit(observe, person)) for person in people]
+            results = {label: future.result() for label, future in futures}
+        else:
+            results = {person.label: observe(person) for person in people}
         if len(people) == 1 and people[0].index is None:
             return results[people[0].label]
         return results
@@ -114,6 +136,19 @@ class RunContext:
         """The scenario's name for an order number (scenario files refer to orders by name)."""
         names = [name for name, value in self.orders.items() if value == number and name != "last"]
         return names[0] if names else "last"
+
+    def remove_faults_before(self, step_name: str | None) -> list[str]:
+        """Remove the fault rules a ``set_fault … until: step_name`` asked to end here; their names."""
+        removed = []
+        for rule in self.tenant.faults() if step_name in self.faults_until else []:
+            if rule["id"] in self.faults_until[step_name]:
+                name = rule["rule"].get("name") or f"rule {rule['id']}"
+                self.removed_fault_counts[f"{name}:fired"] += rule["fired_count"]
+                self.removed_fault_counts[f"{name}:matched"] += rule["matched_count"]
+                self.tenant.control("DELETE", f"/faults/{rule['id']}")
+                removed.append(name)
+        self.faults_until.pop(step_name or "", None)
+        return removed
 
     def close(self) -> None:
         for agent in self.agents.values():

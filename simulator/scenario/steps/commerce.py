@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from simulator.scenario.client import ApiError
 from simulator.scenario.model import (
     APPROVED_CARD,
+    CONNECTION_LOST,
     AddToCart,
     ApplyCoupon,
     AssignSeat,
@@ -69,12 +72,17 @@ def apply_coupon(ctx: RunContext, params: ApplyCoupon) -> dict[str, Any]:
 @step("checkout")
 def checkout(ctx: RunContext, params: Checkout) -> dict[str, Any]:
     person = ctx.one(params.actor)
+    payment = payment_body(ctx, params.payment)
     try:
-        order = ctx.tenant.checkout(person.member_id, payment_body(ctx, params.payment))
+        order = ctx.tenant.checkout(person.member_id, payment)
     except ApiError as exc:
         if params.error and exc.code == params.error:
             return {"refused": exc.code, "status": exc.status}
         raise
+    except httpx.TransportError as exc:  # the AMS went away mid-request (a kill step, a reset fault)
+        if params.error == CONNECTION_LOST:
+            return {"refused": CONNECTION_LOST}
+        raise StepFailed(f"the checkout's connection to the AMS broke ({type(exc).__name__})") from exc
     if params.error:
         raise StepFailed(f"the checkout should be refused with {params.error}, but it placed an order")
     ctx.remember_order(params.order, order["number"])

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from simulator.core.faults import FaultRuleSpec
-from simulator.scenario.model import AdvanceClock, ClearFaults, SetMemberStatus
+from simulator.scenario.model import AdvanceClock, ClearFaults, ScenarioFault, SetMemberStatus
 from simulator.scenario.steps import Person, RunContext, step
 
 
@@ -54,17 +53,27 @@ def patch_settings(ctx: RunContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 @step("set_fault")
-def set_fault(ctx: RunContext, params: FaultRuleSpec) -> dict[str, Any]:
-    rule = params.model_dump(mode="json", exclude_defaults=True)
-    ctx.tenant.set_fault(rule)
-    return {"rule": rule}
+def set_fault(ctx: RunContext, params: ScenarioFault) -> dict[str, Any]:
+    rule = params.model_dump(mode="json", exclude_defaults=True, exclude={"until"}, by_alias=True)
+    added = ctx.tenant.set_fault(rule)
+    if params.until is not None:
+        ctx.faults_until.setdefault(params.until, []).append(added["id"])
+    observed: dict[str, Any] = {"rule": rule}
+    if added["rule"].get("active_until"):
+        observed["active_until"] = added["rule"]["active_until"]
+    if params.until is not None:
+        observed["until"] = params.until
+    return observed
 
 
 @step("clear_faults")
 def clear_faults(ctx: RunContext, params: ClearFaults) -> dict[str, Any]:
-    fired = {
-        rule.get("rule", {}).get("name") or f"rule {n}": rule.get("fired_count", 0)
-        for n, rule in enumerate(ctx.tenant.faults())
-    }
+    fired = {}
+    for rule in ctx.tenant.faults():
+        name = rule.get("rule", {}).get("name") or f"rule {rule['id']}"
+        fired[name] = rule.get("fired_count", 0)
+        ctx.removed_fault_counts[f"{name}:fired"] += rule.get("fired_count", 0)
+        ctx.removed_fault_counts[f"{name}:matched"] += rule.get("matched_count", 0)
     ctx.tenant.clear_faults()
+    ctx.faults_until.clear()
     return {"fired": fired}

@@ -8,69 +8,21 @@ every condition holds or its timeout passes. Failures say what was expected and 
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from simulator.scenario import model as m
-from simulator.scenario.steps import Person, RunContext, StepFailed, step
+import httpx
 
-Check = tuple[list[str], dict[str, Any]]
-FLOAT_TOLERANCE = 1e-6
+from simulator.scenario import model as m
+from simulator.scenario.client import ApiError
+from simulator.scenario.steps import Person, RunContext, StepFailed, expect_system, step
+from simulator.scenario.steps.matching import Check, Mismatches, same
+
 WRITEBACK_TOPICS = ("writeback.record", "writeback.batch")  # immediate rules' messages, then batches
 RECORD_FIELDS = (  # a stored record in a step's observations (ids, stamps, certificate numbers left out)
     "activity_title", "completed_on", "credit_type", "credits", "score", "passed", "value", "trigger",
 )  # fmt: skip
-
-
-def count_ok(spec: m.Count | None, value: int) -> bool:
-    if spec is None:
-        return True
-    if isinstance(spec, int):
-        return value == spec
-    return (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
-
-
-def describe_count(spec: m.Count) -> str:
-    if isinstance(spec, int):
-        return str(spec)
-    bounds = [
-        f">= {spec.min}" if spec.min is not None else "",
-        f"<= {spec.max}" if spec.max is not None else "",
-    ]
-    return " and ".join(b for b in bounds if b)
-
-
-class _Mismatches:
-    """Collects 'what: expected X, observed Y' lines."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.lines: list[str] = []
-
-    def equal(self, what: str, expected: Any, observed: Any) -> None:
-        if expected is not None and not _same(expected, observed):
-            self.lines.append(f"{self.prefix}.{what}: expected {expected!r}, observed {observed!r}")
-
-    def count(self, what: str, spec: m.Count | None, observed: int) -> None:
-        if not count_ok(spec, observed):
-            self.lines.append(f"{self.prefix}.{what}: expected {describe_count(spec)}, observed {observed}")
-
-
-def _same(expected: Any, observed: Any) -> bool:
-    if isinstance(expected, dt.date) and not isinstance(expected, dt.datetime):
-        expected = expected.isoformat()  # an unquoted YAML date against an API's ISO date
-    if (
-        isinstance(expected, float | int)
-        and isinstance(observed, float | int)
-        and not isinstance(expected, bool)
-    ):
-        return abs(expected - observed) <= FLOAT_TOLERANCE
-    if isinstance(expected, dict) and isinstance(observed, dict):
-        return all(key in observed and _same(value, observed[key]) for key, value in expected.items())
-    return expected == observed
 
 
 def _for_people(ctx: RunContext, actor: str, check_one: Callable[[Person], Check]) -> Check:
@@ -90,7 +42,7 @@ def check_enrollments(ctx: RunContext, cond: m.EnrollmentsCondition) -> Check:
     def one(person: Person) -> Check:
         enrollments = ctx.tenant.enrollments(member_id=person.member_id)
         by_course = {e["course_code"]: e["status"] for e in enrollments}
-        out = _Mismatches(f"lms.enrollments[{person.label}]")
+        out = Mismatches(f"lms.enrollments[{person.label}]")
         if cond.courses is not None and sorted(cond.courses) != sorted(by_course):
             out.lines.append(
                 f"{out.prefix}: expected courses {sorted(cond.courses)}, observed {sorted(by_course)}"
@@ -116,7 +68,7 @@ def check_session(ctx: RunContext, cond: m.SessionCondition) -> Check:
     def one(person: Person) -> Check:
         status, me = ctx.agent(person).get_json(f"{ctx.tenant.lms_base}/me")
         signed_in = status == 200 and isinstance(me, dict) and me.get("member_id") == person.member_id
-        out = _Mismatches(f"lms.session[{person.label}]")
+        out = Mismatches(f"lms.session[{person.label}]")
         out.equal("signed_in", cond.signed_in, signed_in)
         seen: dict[str, Any] = {"signed_in": signed_in}
         if signed_in:
@@ -135,7 +87,7 @@ def check_transcript(ctx: RunContext, cond: m.TranscriptCondition) -> Check:
         doc = ctx.tenant.transcript(person.member_id)
         codes = sorted(record["activity_code"] for record in doc["records"])
         totals = doc["totals"]["by_credit_type"]
-        out = _Mismatches(f"ams.transcript[{person.label}]")
+        out = Mismatches(f"ams.transcript[{person.label}]")
         out.count("records", cond.records, len(doc["records"]))
         out.count("activities", cond.activities, len(doc["activity"]))
         for credit_type, expected in (cond.totals or {}).items():
@@ -189,10 +141,10 @@ def check_record(ctx: RunContext, cond: m.RecordCondition) -> Check:
         matching = [
             record
             for record in candidates
-            if _same(cond.value, record)
-            and (cond.sent is None or _same(cond.sent, sent.get(record["record_id"])))
+            if same(cond.value, record)
+            and (cond.sent is None or same(cond.sent, sent.get(record["record_id"])))
         ]
-        out = _Mismatches(f"ams.record[{person.label}]")
+        out = Mismatches(f"ams.record[{person.label}]")
         out.count("count", cond.count, len(matching))
         if out.lines and candidates and not matching:  # say which fields differ on the first candidate
             first = candidates[0]
@@ -216,7 +168,7 @@ def check_record(ctx: RunContext, cond: m.RecordCondition) -> Check:
 def check_member(ctx: RunContext, cond: m.MemberCondition) -> Check:
     def one(person: Person) -> Check:
         member = ctx.tenant.member(person.member_id)
-        out = _Mismatches(f"ams.member[{person.label}]")
+        out = Mismatches(f"ams.member[{person.label}]")
         for key in ("status", "member_type", "record_type"):
             out.equal(key, getattr(cond, key), member.get(key))
         return out.lines, {
@@ -226,40 +178,9 @@ def check_member(ctx: RunContext, cond: m.MemberCondition) -> Check:
     return _for_people(ctx, cond.actor, one)
 
 
-def check_inbox(ctx: RunContext, cond: m.InboxCondition) -> Check:
-    counts = ctx.tenant.inbox(limit=1)["counts"]
-    out = _Mismatches("ams.inbox")
-    for result in ("accepted", "duplicate", "rejected"):
-        out.count(result, getattr(cond, result), counts.get(result, 0))
-    return out.lines, counts
-
-
-OUTBOX_STATES = ("pending", "in_flight", "delivered", "retrying", "dead")
-
-
-def check_outbox(ctx: RunContext, cond: m.OutboxCondition) -> Check:
-    if cond.topic is None:
-        counts = ctx.tenant.outbox(limit=1)["counts"]
-    else:
-        counts = dict(Counter(item["state"] for item in ctx.tenant.outbox(topic=cond.topic)["items"]))
-    out = _Mismatches(f"outbox[{cond.topic}]" if cond.topic else "outbox")
-    for state in OUTBOX_STATES:
-        out.count(state, getattr(cond, state), counts.get(state, 0))
-    out.count("total", cond.total, sum(counts.values()))
-    return out.lines, dict(sorted(counts.items()))
-
-
-def check_journal(ctx: RunContext, cond: m.JournalCondition) -> Check:
-    entries = ctx.tenant.journal(app=cond.app, method=cond.method, path=cond.path, status=cond.status)
-    out = _Mismatches("journal")
-    out.count("count", cond.count, len(entries))
-    statuses = Counter(str(entry["status"]) for entry in entries)
-    return out.lines, {"count": len(entries), "statuses": dict(sorted(statuses.items()))}
-
-
 def check_order(ctx: RunContext, cond: m.OrderCondition) -> Check:
     order = ctx.tenant.order(ctx.order_number(cond.order))
-    out = _Mismatches(f"order[{cond.order}]")
+    out = Mismatches(f"order[{cond.order}]")
     out.equal("status", cond.status, order["status"])
     out.equal("channel", cond.channel, order["channel"])
     out.equal("total", cond.total, order["total"])
@@ -277,7 +198,7 @@ def check_ledger(ctx: RunContext, cond: m.LedgerCondition) -> Check:
     member_id = ctx.one(cond.actor).member_id if cond.actor else None
     number = ctx.order_number(cond.order) if cond.order else None
     ledger = ctx.tenant.ledger(member_id=member_id, order=number)
-    out = _Mismatches("ledger")
+    out = Mismatches("ledger")
     for key in ("balanced", "amount_due", "net_sales"):
         out.equal(key, getattr(cond, key), ledger.get(key))
     return out.lines, ledger
@@ -289,11 +210,13 @@ CHECKS: dict[str, Callable[[RunContext, Any], Check]] = {
     "ams.transcript": check_transcript,
     "ams.record": check_record,
     "ams.member": check_member,
-    "ams.inbox": check_inbox,
-    "outbox": check_outbox,
-    "journal": check_journal,
+    "ams.inbox": expect_system.check_inbox,
+    "outbox": expect_system.check_outbox,
+    "journal": expect_system.check_journal,
     "order": check_order,
     "ledger": check_ledger,
+    "faults": expect_system.check_faults,
+    "processes": expect_system.check_processes,
 }
 
 
@@ -322,7 +245,12 @@ def wait_for(ctx: RunContext, params: m.WaitFor) -> dict[str, Any]:
     polls = 0
     while True:
         polls += 1
-        mismatches, observed = evaluate(ctx, params)
+        try:
+            mismatches, observed = evaluate(ctx, params)
+        except (httpx.HTTPError, ApiError) as exc:  # a part of the sandbox restarting: poll again
+            if isinstance(exc, ApiError) and exc.status < 500:
+                raise
+            mismatches, observed = [f"the sandbox did not answer ({type(exc).__name__})"], {}
         if not mismatches:
             return observed
         if time.monotonic() >= deadline:
