@@ -40,6 +40,21 @@ def _urls(console: str, ams: str, lms: str) -> dict[str, str]:
     return {"console_url": console, "ams_url": ams, "lms_url": lms}
 
 
+REFERENCE_TARGETS = Path(__file__).resolve().parent / "targets"
+
+
+def _target_file(path: Path) -> Path:
+    """``path``, or when no such file exists the reference target of that name shipped with the sandbox
+    (``sandbox-lms`` is conformance/targets/sandbox-lms.yaml), so an installed sandbox can certify its own
+    connectors."""
+    if path.exists():
+        return path
+    reference = REFERENCE_TARGETS / f"{path.name.removesuffix('.yaml')}.yaml"
+    if path.parent == Path() and reference.is_file():
+        return reference
+    return path
+
+
 def _load(path: Path, suite_name: str, urls: dict[str, str]) -> LoadedTarget:
     suite = load_suite(suite_name)
     try:
@@ -182,7 +197,8 @@ def _suite_command(suite_name: str) -> click.Command:
         "target_path",
         required=True,
         type=click.Path(dir_okay=False, path_type=Path),
-        help="The target file (see `sandbox certify init`).",
+        help="The target file (see `sandbox certify init`), or a reference target shipped with the sandbox "
+        "by name (sandbox-lms).",
     )
     @click.option("--junit", type=report_file, help="Write JUnit XML.")
     @click.option("--json", "json_path", type=report_file, help="Write the JSON report.")
@@ -217,6 +233,7 @@ def _suite_command(suite_name: str) -> click.Command:
         target: TargetOptions,
     ) -> None:
         config = _config(ctx)
+        target_path = _target_file(target_path)
         try:
             checks = select(suite, only, skip)
         except UnknownCheck as exc:

@@ -1,7 +1,8 @@
-"""The JSON Schema of scenario files, published as ``scenarios/schema.json`` for editors.
+"""The JSON Schema of scenario files, published beside the library as ``scenarios/schema.json``.
 
 A test keeps the published file equal to :func:`scenario_schema`; regenerate it with
-``sandbox scenario schema > scenarios/schema.json``. YAML files opt in to editor completion with
+``sandbox scenario schema > scenarios/schema.json`` (``scenarios/`` is the packaged library,
+``simulator/scenario/library/``). YAML files opt in to editor completion with
 ``# yaml-language-server: $schema=./schema.json`` on their first line.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from simulator.scenario.model import Scenario
 
 SCHEMA_ID = "https://ams-lms-sandbox.dev/schemas/scenario.json"
-PUBLISHED_SCHEMA = Path(__file__).resolve().parents[2] / "scenarios" / "schema.json"
+PUBLISHED_SCHEMA = Path(__file__).resolve().parent / "library" / "schema.json"
 
 
 def scenario_schema() -> dict[str, Any]:
