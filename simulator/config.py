@@ -99,14 +99,28 @@ class SandboxConfig(BaseModel):
 
 
 def _read_or_create_secret(path: Path) -> str:
+    """The secret kept in ``path``, made on first use; safe when several processes start at once.
+
+    The value is written whole to a private temporary file that is then hard-linked into place: the
+    link either appears complete or fails because another process linked first, whose value wins. No
+    process ever reads a half-written file or crashes on the race.
+    """
     if path.exists():
         return path.read_text().strip()
     value = "sbx_admin_" + secrets.token_urlsafe(24) if path.name == "admin_key" else secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, value.encode())
+        os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        draft.unlink()
     return value
 
 

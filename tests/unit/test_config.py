@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,32 @@ def test_up_help_lists_the_server_flags() -> None:
     assert result.exit_code == 0
     for flag in ("--console-port", "--ams-port", "--lms-port", "--bind", "--data-dir", "--database-url"):
         assert flag in result.output
+
+
+def test_processes_starting_at_once_share_one_generated_secret(tmp_path: Path) -> None:
+    """Four processes that start together on an empty data folder (as `sandbox up`'s children do) all
+    get the same session secret and admin key; none fails on the race, none reads a half-written file."""
+    script = (
+        "import sys, time; from simulator.config import load_config\n"
+        "config = load_config(env={'SANDBOX_DATA_DIR': sys.argv[1]})\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "print(config.flask_secret_key(), config.effective_admin_key())\n"
+    )
+    for round_ in range(3):
+        data = tmp_path / f"data{round_}"
+        start = str(time.time() + 1.5)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(data), start],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(4)
+        ]
+        outputs = [process.communicate(timeout=60) for process in processes]
+        assert all(process.returncode == 0 for process in processes), outputs
+        values = {stdout.decode().strip() for stdout, _ in outputs}
+        assert len(values) == 1
+        secret, key = values.pop().split()
+        assert (data / "session_secret").read_text() == secret and (data / "admin_key").read_text() == key
+        assert sorted(path.name for path in data.iterdir()) == ["admin_key", "session_secret"]
