@@ -2,7 +2,8 @@
 # Both create .venv and install what they need: `make run` only the package, `make test` the package
 # with its test extras. Each installs once per change of pyproject.toml (a stamp file per kind of install,
 # named after the file's checksum); the test install covers the package too, so `make run` after
-# `make test` installs nothing.
+# `make test` installs nothing. `make bench` runs the benchmarks (benchmarks/run.py, PostgreSQL up) with a
+# stamp of its own: the test extras plus the bench extra (matplotlib, for the charts).
 
 VENV ?= .venv
 PYTHON ?= python3
@@ -10,16 +11,17 @@ BIN := $(VENV)/bin
 CHECKSUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(CHECKSUM)
 TEST_STAMP := $(VENV)/.installed-$(CHECKSUM)-test
+BENCH_STAMP := $(VENV)/.installed-$(CHECKSUM)-bench
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 # Removes the stamps of earlier pyproject.toml versions (their installs are out of date).
 define forget_old_stamps
 	@for stamp in $(VENV)/.installed-*; do \
-	  case "$$stamp" in $(STAMP)|$(TEST_STAMP)) ;; *) rm -f "$$stamp" ;; esac; \
+	  case "$$stamp" in $(STAMP)|$(TEST_STAMP)|$(BENCH_STAMP)) ;; *) rm -f "$$stamp" ;; esac; \
 	done
 endef
 
-.PHONY: run test lint format install install-test clean
+.PHONY: run test lint format install install-test bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +34,12 @@ $(TEST_STAMP): pyproject.toml
 	$(PIP_INSTALL) -e '.[test]'
 	$(forget_old_stamps)
 	@touch $(STAMP) $(TEST_STAMP)
+
+$(BENCH_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[test,bench]'
+	$(forget_old_stamps)
+	@touch $(STAMP) $(TEST_STAMP) $(BENCH_STAMP)
 
 install: $(STAMP)
 
@@ -48,6 +56,10 @@ test: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 	scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
 	scripts/with-test-services.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# BENCH_ARGS go to benchmarks/run.py: --quick, --only NAME…, --report-only; results in benchmarks/results/
+bench: $(BENCH_STAMP)
+	scripts/with-test-services.sh $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

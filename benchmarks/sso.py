@@ -56,7 +56,7 @@ Usage::
     .venv/bin/python benchmarks/sso.py [--seconds 10] [--clients 16] [--client-processes 2]
                                        [--workers 1] [--worker-class gevent] [--threads 3]
 
-Results are printed and written to ``benchmarks/results/sso.json``.
+Results are printed and written to ``benchmarks/results/sso.json`` (``--results`` elsewhere).
 """
 
 from __future__ import annotations
@@ -501,6 +501,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=3, help="Threads per gthread worker.")
     parser.add_argument("--runs", type=int, default=3, help="Runs per protocol (the median is reported).")
     parser.add_argument("--protocols", default="saml,oidc", help="Comma-separated: saml, oidc.")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="Where to write the JSON results.")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sso-bench-"))
@@ -579,8 +580,8 @@ def main() -> None:
         stop_servers(servers)
         db.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
 
 

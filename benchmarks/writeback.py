@@ -28,7 +28,9 @@ Usage::
     .venv/bin/python benchmarks/writeback.py [--records 20000] [--repeat 5] [--nightly 10000,100000]
         [--database-url …]
 
-Prints a table and writes ``benchmarks/results/writeback.json``.
+Prints a table and writes ``benchmarks/results/writeback.json``. The temporary data folder
+(``wb-bench-*``, with the SQLite file and the AMS's ``ams.log``) is removed at the end, also when the run is
+interrupted; a run that fails with an error keeps it and names it, for a look at what went wrong.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -335,15 +338,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--nightly", default="10000")
-    parser.add_argument("--database-url")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    """The whole benchmark, its data folder (and SQLite database) in ``workdir``: prints, writes the JSON."""
     load_at_start = [round(x, 2) for x in os.getloadavg()]
-    workdir = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     config = load_config(
         env={},
         overrides={
@@ -379,6 +376,26 @@ def main() -> None:
         )
     )
     db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--nightly", default="10000")
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    kept = False
+    try:
+        run(args, workdir)
+    except Exception:
+        kept = True  # for its ams.log, which the error may point to, and its database
+        print(f"failed: its data folder is kept for a look: {workdir}", file=sys.stderr)
+        raise
+    finally:
+        if not kept:
+            shutil.rmtree(workdir)
 
 
 if __name__ == "__main__":

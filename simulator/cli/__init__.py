@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from conformance import cli as certify_cli
+from loadtests import cli as loadtest_cli
 from simulator import __version__
 from simulator.cli import faults, journal, outbox, reference, servers, tenants
 from simulator.cli.common import SandboxGroup
@@ -49,6 +50,7 @@ for command in (
     reference.show_config,
     scenario_cli.scenario,
     certify_cli.certify,
+    loadtest_cli.loadtest,
 ):
     main.add_command(command)
 

@@ -1,7 +1,9 @@
-"""Control API for the outbox: messages by state, attempts, replay of dead letters, endpoints.
+"""Control API for the signed webhook channels: the outbox (messages by state, attempts, replay of dead
+letters), its endpoints, and the secrets the AMS writeback inbox trusts.
 
-``/api/tenants/{t}/outbox…`` and ``/api/tenants/{t}/endpoints…`` (admin key or the tenant's key).
-Views only translate HTTP; the services are in :mod:`simulator.core.outbox`.
+``/api/tenants/{t}/outbox…``, ``/api/tenants/{t}/endpoints…`` and ``/api/tenants/{t}/writeback/inbox-
+secrets`` (admin key or the tenant's key). Views only translate HTTP; the services are in
+:mod:`simulator.core.outbox` and :mod:`simulator.ams.writeback.inbox`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,19 @@ from typing import Any, Literal
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulator.ams.writeback.inbox import add_inbox_secret
+from simulator.console import writeback_setup
 from simulator.core import outbox
-from simulator.core.web import Problem, RequestParameters, TenantPath, authorized_tenant_id, created, database
+from simulator.core.web import (
+    Problem,
+    RequestParameters,
+    TenantPath,
+    app_state,
+    authorized_tenant_id,
+    created,
+    database,
+)
+from simulator.core.webhooks import new_secret
 
 outbox_tag = Tag(
     name="outbox", description="Outgoing signed webhooks: delivery state, attempts, dead letters"
@@ -137,3 +150,22 @@ def disable_endpoint(path: EndpointPath, body: DisableBody) -> dict[str, Any]:
         return outbox.endpoint_json(
             outbox.set_endpoint_enabled(session, tenant_id, path.name, False, body.reason)
         )
+
+
+class InboxSecretOut(BaseModel):
+    secret: str = Field(..., description="`whsec_…`: sign deliveries to the inbox with it. Shown only here.")
+    inbox_url: str
+
+
+@outbox_api.post(
+    "/tenants/<tenant>/writeback/inbox-secrets", tags=[outbox_tag], responses={201: InboxSecretOut}
+)
+def add_inbox_sender(path: TenantPath) -> Any:
+    """Trust a new signing secret at the tenant's AMS writeback inbox, for a sender of your own (a
+    connector under test, a load generator); it is returned once. The LMS's own secret stays trusted."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    secret = new_secret()
+    with database().session() as session:
+        add_inbox_secret(session, tenant_id, secret)
+    inbox_url = writeback_setup.inbox_url(app_state().config, tenant_id)
+    return created({"secret": secret, "inbox_url": inbox_url})

@@ -224,6 +224,27 @@ class TenantClient:
         params = {k: v for k, v in {"state": state, "topic": topic, "limit": limit}.items() if v is not None}
         return self.control("GET", "/outbox", params=params)
 
+    def add_inbox_secret(self) -> str:
+        """A new secret the tenant's AMS writeback inbox trusts, for a sender of one's own."""
+        return self.control("POST", "/writeback/inbox-secrets")["secret"]
+
+    def delete_fault(self, rule_id: int) -> None:
+        self.control("DELETE", f"/faults/{rule_id}")
+
+    def inbox_items(self, result: str) -> list[dict[str, Any]]:
+        """Every inbox item of one kind (``accepted`` records, ``duplicate`` or ``rejected`` log entries),
+        oldest first, read page by page."""
+        items: list[dict[str, Any]] = []
+        since = 0
+        while True:
+            page = self.ams(
+                "GET", "/api/writeback/inbox", params={"result": result, "since": since, "limit": 1000}
+            )
+            items.extend(page["items"])
+            if len(page["items"]) < 1000:
+                return items
+            since = page["next_since"]
+
     def register_lms_service_provider(self) -> dict[str, Any]:
         """Register the tenant's own LMS as a SAML SP at its AMS (by the LMS's metadata URL)."""
         return self.control(
@@ -268,6 +289,10 @@ class TenantClient:
 
     # AMS: commerce
 
+    def products(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The AMS catalog (prices in minor units per price class), optionally one kind of product."""
+        return self.ams("GET", "/api/products", params={"kind": kind} if kind else {})["items"]
+
     def cart(self, member_id: str) -> dict[str, Any]:
         return self.ams("GET", f"/api/members/{member_id}/cart")
 
@@ -293,8 +318,9 @@ class TenantClient:
             body["expected_total"] = expected_total
         return self.ams("POST", f"/api/members/{member_id}/cart/checkout", json=body)
 
-    def orders(self, member_id: str | None = None) -> list[dict[str, Any]]:
-        params = {"member_id": member_id} if member_id else {}
+    def orders(self, member_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Orders, oldest first (the API's default page is 100, at most 500; it has no cursor)."""
+        params = {k: v for k, v in {"member_id": member_id, "limit": limit}.items() if v}
         return self.ams("GET", "/api/orders", params=params)["items"]
 
     def order(self, number: str) -> dict[str, Any]:
@@ -358,9 +384,11 @@ class TenantClient:
         return self.lms("GET", "/api/courses")["courses"]
 
     def enrollments(
-        self, member_id: str | None = None, course_code: str | None = None
+        self, member_id: str | None = None, course_code: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        params = {k: v for k, v in {"member_id": member_id, "course_code": course_code}.items() if v}
+        """Enrollments, oldest first (the API's default page is 100, at most 1000; it has no cursor)."""
+        filters = {"member_id": member_id, "course_code": course_code, "limit": limit}
+        params = {k: v for k, v in filters.items() if v}
         return self.lms("GET", "/api/enrollments", params=params)["enrollments"]
 
     def enroll(self, member_id: str, course_code: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,8 +165,16 @@ def sandbox_target(
 
 
 @contextmanager
-def temporary_sandbox(worker_poll_seconds: float = 0.2) -> Iterator[SandboxClient]:
-    """Start ``sandbox up --no-demo`` in a temporary folder on free ports; stop it for sure afterwards."""
+def temporary_sandbox(
+    worker_poll_seconds: float = 0.2,
+    settings: Mapping[str, str] | None = None,
+    up_options: Sequence[str] = (),
+) -> Iterator[SandboxClient]:
+    """Start ``sandbox up --no-demo`` in a temporary folder on free ports; stop it for sure afterwards.
+
+    ``settings`` are more ``SANDBOX_*`` settings by name (``{"database_url": …}``), ``up_options`` more
+    options of ``sandbox up`` (``["--worker-class=gevent"]``): a benchmark uses them to choose the shape.
+    """
     with tempfile.TemporaryDirectory(prefix="sandbox-scenario-") as folder:
         ports = dict(zip(APPS, free_ports(3), strict=True))
         admin_key = "sbx_admin_" + secrets.token_urlsafe(24)
@@ -177,6 +185,7 @@ def temporary_sandbox(worker_poll_seconds: float = 0.2) -> Iterator[SandboxClien
             f"{ENV_PREFIX}WORKER_POLL_SECONDS": str(worker_poll_seconds),
             f"{ENV_PREFIX}LOG_LEVEL": "WARNING",
         }
+        env |= {f"{ENV_PREFIX}{name.upper()}": value for name, value in (settings or {}).items()}
         command = [
             sys.executable,
             "-c",
@@ -185,6 +194,7 @@ def temporary_sandbox(worker_poll_seconds: float = 0.2) -> Iterator[SandboxClien
             "--no-demo",
             "--bind=127.0.0.1",
             *(f"--{app}-port={port}" for app, port in ports.items()),
+            *up_options,
         ]
         log_path = Path(folder) / "sandbox.log"
         with open(log_path, "wb") as output:

@@ -4,8 +4,8 @@ The module builds the wheel from the working tree (copied out first, so no build
 checkout), installs it into a fresh virtualenv outside the checkout — its dependencies from the package
 index, as `pipx install` would — and runs the installed `sandbox` from a folder that has no
 `scenarios/`: the packaged library, `scenario init`, a real `sandbox up` on free ports with one packaged
-scenario and the honest checks of the saml-sp suite played against it, then Ctrl-C and nothing left
-running. (`sandbox loadtest --help` joins this test when the load tests land.)
+scenario, the honest checks of the saml-sp suite and a short `writeback-ingest` load test played against
+it, then Ctrl-C and nothing left running.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def running(installed: Installed) -> Iterator[tuple[dict[str, str], ProcessGroup
         group.kill()
 
 
-def test_the_installed_sandbox_runs_a_packaged_scenario_and_certifies_its_own_lms(
+def test_the_installed_sandbox_runs_a_packaged_scenario_certifies_its_own_lms_and_takes_load(
     installed: Installed, running: tuple[dict[str, str], ProcessGroup]
 ) -> None:
     urls, group = running
@@ -216,6 +216,13 @@ def test_the_installed_sandbox_runs_a_packaged_scenario_and_certifies_its_own_lm
     outcomes = {check["id"]: check["outcome"] for check in report["checks"]}
     assert outcomes and set(outcomes) <= {f"SAML-SP-HONEST-{n}" for n in range(1, 10)}
     assert set(outcomes.values()) <= {"passed", "skipped"} and "passed" in outcomes.values()
+
+    assert "writeback-ingest" in _check(installed.run("loadtest", "--help"), "sandbox loadtest --help")
+    loaded = installed.run(
+        "loadtest", "writeback-ingest", "-u", "2", "-t", "2s", "--no-start", "--html", "load.html", *elsewhere
+    )
+    assert "PASSED: nothing lost, nothing duplicated." in _check(loaded, "loadtest writeback-ingest")
+    assert "Reconciliation" in (installed.home / "load.html").read_text()  # the packaged report template
 
     pids = [
         process["pid"]

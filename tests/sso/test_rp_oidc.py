@@ -106,6 +106,37 @@ def test_the_client_is_registered_once_and_reused(oidc_world: OidcWorld) -> None
     assert len(oidc_world.op.clients) == 1
 
 
+def test_a_registration_raced_by_another_sign_in_keeps_the_client_stored_first(
+    oidc_world: OidcWorld, lms: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator.lms.sso.oidc import rp
+
+    register = rp._register
+    other_browser = lms.application.test_client()
+    started: list[str] = []
+    raced_once: list[bool] = []
+
+    def raced(*args: Any) -> Any:
+        if (
+            not raced_once
+        ):  # while this sign-in registers, another browser's sign-in registers and stores first
+            raced_once.append(True)
+            response = other_browser.get(f"/t/{TENANT}/login")
+            started.append(response.headers["Location"])
+        return register(*args)
+
+    monkeypatch.setattr(rp, "_register", raced)
+    assert oidc_world.login().status_code == 302
+    answer = httpx.get(started[0], follow_redirects=False)
+    callback = urlsplit(answer.headers["Location"])
+
+    response = other_browser.get(f"{callback.path}?{callback.query}")
+
+    assert response.status_code == 302, response.get_data(as_text=True)  # its code redeems with its client
+    assert other_browser.get(f"/t/{TENANT}/me").status_code == 200
+    assert oidc_world.me().status_code == 200
+
+
 def test_a_callback_with_another_state_is_refused(oidc_world: OidcWorld) -> None:
     oidc_world.begin()
     callback = oidc_world.approve().replace("state=", "state=x")

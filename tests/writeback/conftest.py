@@ -1,5 +1,8 @@
 """A writeback world: the AMS and the LMS served over real HTTP on free 127.0.0.1 ports (threads), the
-console as a test client, and one seeded tenant whose outbox points at that AMS."""
+console as a test client, and one seeded tenant whose outbox points at that AMS.
+
+A test that serves the AMS itself (e.g. ``sandbox serve ams`` under gunicorn) overrides
+``world_serves_ams`` to ``False`` and serves it on ``world.config.ams_port``, where the outbox sends."""
 
 from __future__ import annotations
 
@@ -83,16 +86,20 @@ class World:
                 ).all()
             )
 
-    def complete_in_lms(self, pairs: list[tuple[str, str]], score: float = 90.0) -> None:
-        """Enrol and pass each (member, course) through the LMS services, one transaction each (fast)."""
+    def complete_in_lms(
+        self, pairs: list[tuple[str, str]], score: float = 90.0, per_transaction: int = 1
+    ) -> None:
+        """Enrol and pass each (member, course) through the LMS services (fast), ``per_transaction``
+        completions in each transaction (one by default, as the LMS API commits them)."""
         from simulator.core.models import Tenant
         from simulator.lms.learning import service
 
-        for member_id, course in pairs:
+        for start in range(0, len(pairs), per_transaction):
             with self.db.session() as session:
                 tenant = session.get(Tenant, self.tenant)
-                enrollment, _ = service.enroll(session, tenant, member_id, course)
-                service.complete(session, tenant, enrollment["id"], score, self.config.lms_url)
+                for member_id, course in pairs[start : start + per_transaction]:
+                    enrollment, _ = service.enroll(session, tenant, member_id, course)
+                    service.complete(session, tenant, enrollment["id"], score, self.config.lms_url)
 
     def enroll_and_complete(self, lms: httpx.Client, member_id: str, course: str, score: float) -> dict:
         enrollment = lms.post("/api/enrollments", json={"member_id": member_id, "course_code": course})
@@ -121,7 +128,15 @@ def world_members() -> int:
 
 
 @pytest.fixture
-def world(tmp_path: Path, db_url: str, world_settings: dict[str, Any], world_members: int) -> Iterator[World]:
+def world_serves_ams() -> bool:
+    """Whether the world serves the AMS in a thread (a test that serves it another way says False)."""
+    return True
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, db_url: str, world_settings: dict[str, Any], world_members: int, world_serves_ams: bool
+) -> Iterator[World]:
     from simulator.ams.app import create_app as ams_app
     from simulator.console.app import create_app as console_app
     from simulator.lms.app import create_app as lms_app
@@ -130,7 +145,9 @@ def world(tmp_path: Path, db_url: str, world_settings: dict[str, Any], world_mem
     config = make_config(tmp_path, db_url, ams_port=ams_port, lms_port=lms_port)
     db = Database(config.resolved_database_url)
     db.upgrade()
-    servers = [serve(ams_app(config, db), ams_port), serve(lms_app(config, db), lms_port)]
+    servers = [serve(lms_app(config, db), lms_port)]
+    if world_serves_ams:
+        servers.append(serve(ams_app(config, db), ams_port))
     console = console_app(config, db).test_client()
     response = console.post(
         "/api/tenants",

@@ -190,6 +190,10 @@ def client_credentials(
                     OidcClientRegistration.tenant_id == tenant_id, OidcClientRegistration.issuer == op.issuer
                 )
             )
+            if old is not None and old.redirect_uri == redirect_uri:
+                # another request registered at the same time and stored its client first: use that one
+                # (sign-ins already under way hold its client id); ours stays unused at the provider
+                return old.client_id, old.client_secret
             if old is not None:  # registered for another LMS URL: replace it
                 session.delete(old)
                 session.flush()

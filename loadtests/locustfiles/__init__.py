@@ -1,0 +1,1 @@
+"""The locustfiles of the load profiles; ``sandbox loadtest`` runs them with ``locust -f``."""
