@@ -112,7 +112,7 @@ def report_schema() -> dict[str, Any]:
     }
 
 
-class RunSummary(BaseModel):
+class ConformanceRunSummary(BaseModel):
     id: int
     suite: str
     connector: str
@@ -128,27 +128,29 @@ class RunSummary(BaseModel):
     stored_at: str
 
 
-class RunList(BaseModel):
-    runs: list[RunSummary]
+class ConformanceRunList(BaseModel):
+    runs: list[ConformanceRunSummary]
 
 
-class RunOut(RunSummary):
+class ConformanceRunOut(ConformanceRunSummary):
     report: ConformanceReport
 
 
-class RunQuery(RequestParameters):
+class ConformanceRunQuery(RequestParameters):
     model_config = ConfigDict(extra="forbid")
 
     suite: str | None = Field(None, max_length=40, description="Only runs of this suite.")
     limit: int = Field(50, ge=1, le=500)
 
 
-class RunPath(BaseModel):
+class ConformanceRunPath(BaseModel):
     run_id: int = Field(..., ge=1, le=2**63 - 1, description="The run's id (`id` in the list).")
 
 
 @conformance_api.post(
-    "/conformance-runs", tags=[conformance_tag], responses={201: RunSummary, 403: Problem, 422: Problem}
+    "/conformance-runs",
+    tags=[conformance_tag],
+    responses={201: ConformanceRunSummary, 403: Problem, 422: Problem},
 )
 def store_run(body: ConformanceReport) -> tuple[Any, int, dict[str, str]]:
     """Keep a conformance run's report (admin key): `sandbox certify` posts it when a run ends."""
@@ -158,8 +160,10 @@ def store_run(body: ConformanceReport) -> tuple[Any, int, dict[str, str]]:
     return created(summary, f"/api/conformance-runs/{summary['id']}")
 
 
-@conformance_api.get("/conformance-runs", tags=[conformance_tag], responses={200: RunList, 422: Problem})
-def list_runs(query: RunQuery) -> dict[str, Any]:
+@conformance_api.get(
+    "/conformance-runs", tags=[conformance_tag], responses={200: ConformanceRunList, 422: Problem}
+)
+def list_runs(query: ConformanceRunQuery) -> dict[str, Any]:
     """Past runs, newest first (a tenant key sees only the runs against its tenant)."""
     principal = require_principal()
     tenant_id = None if principal.is_admin else principal.tenant_id
@@ -168,9 +172,9 @@ def list_runs(query: RunQuery) -> dict[str, Any]:
 
 
 @conformance_api.get(
-    "/conformance-runs/<int:run_id>", tags=[conformance_tag], responses={200: RunOut, 404: Problem}
+    "/conformance-runs/<int:run_id>", tags=[conformance_tag], responses={200: ConformanceRunOut, 404: Problem}
 )
-def get_run(path: RunPath) -> dict[str, Any]:
+def get_run(path: ConformanceRunPath) -> dict[str, Any]:
     """One run with its full report."""
     principal = require_principal()
     tenant_id = None if principal.is_admin else principal.tenant_id

@@ -8,6 +8,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.core import journal
+from simulator.core.db import INT64_MAX
 from simulator.core.web import (
     Problem,
     RequestParameters,
@@ -31,7 +32,9 @@ journal_api = APIBlueprint(
 class JournalQuery(RequestParameters):
     model_config = ConfigDict(extra="forbid")
 
-    since: int = Field(0, ge=0, description="Only entries with a larger id (pass the last next_since).")
+    since: int = Field(
+        0, ge=0, le=INT64_MAX, description="Only entries with a larger id (pass the last next_since)."
+    )
     app: Literal["ams", "lms"] | None = None
     path: str | None = Field(
         None, max_length=2048, description="Glob (* and ?); '/api/*' is relative to /t/{tenant}."

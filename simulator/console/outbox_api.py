@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulator.ams.writeback.inbox import add_inbox_secret
 from simulator.console import writeback_setup
 from simulator.core import outbox
+from simulator.core.db import INT64_MAX
 from simulator.core.web import (
     Problem,
     RequestParameters,
@@ -47,7 +48,7 @@ class _Strict(BaseModel):
 class OutboxQuery(RequestParameters, _Strict):
     state: MessageState | None = None
     topic: str | None = Field(None, max_length=80)
-    since: int | None = Field(None, ge=0, description="Return messages after this id.")
+    since: int | None = Field(None, ge=0, le=INT64_MAX, description="Return messages after this id.")
     limit: int = Field(100, ge=1, le=500)
 
 

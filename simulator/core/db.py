@@ -46,6 +46,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# The largest integers the database stores: an INTEGER column holds 32 bits on PostgreSQL (money in minor
+# units, counts, seeds), and SQLite binds at most 64 bits (ids compare against BIGINT). Request models
+# bound their integers by these, so an out-of-range value is a 422, never a database error.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import delete, func, select, update
 
 from simulator.core.clock import tenant_now, wall_now
-from simulator.core.db import Database
+from simulator.core.db import INT32_MAX, Database
 from simulator.core.errors import Conflict, NotFound, validation_failed_from_pydantic
 from simulator.core.models import FaultRule
 from simulator.core.tenancy import get_tenant
@@ -116,9 +116,18 @@ class FaultRuleSpec(_Strict):
         None, description="'respond' (default when a status is given), or a broken connection/body."
     )
     probability: float = Field(1.0, ge=0, le=1, description="Chance that a matching request fires.")
-    seed: int = Field(0, description="Seed of the per-request draw (same seed, same requests fire).")
-    first_n: int | None = Field(None, ge=1, description="Fire only on the first N matching requests.")
-    every_nth: int | None = Field(None, ge=1, description="Fire on matching requests N, 2N, 3N…")
+    seed: int = Field(
+        0,
+        ge=-INT32_MAX,
+        le=INT32_MAX,
+        description="Seed of the per-request draw (same seed, same requests fire).",
+    )
+    first_n: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="Fire only on the first N matching requests."
+    )
+    every_nth: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="Fire on matching requests N, 2N, 3N…"
+    )
     for_seconds: float | None = Field(
         None,
         alias="for",

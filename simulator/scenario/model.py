@@ -84,7 +84,9 @@ class TenantSpec(_Strict):
 
 
 class SeedSpec(_Strict):
-    faker_seed: int = Field(0, ge=0, description="Faker seed: the same seed gives the same people.")
+    faker_seed: int = Field(
+        0, ge=0, le=2**31 - 1, description="Faker seed: the same seed gives the same people."
+    )
     members: int = Field(0, ge=0, le=5_000, description="Generated members besides the fixed personas.")
 
 

@@ -77,7 +77,7 @@ def test_products_are_created_and_updated_and_bad_ones_refused(shop: Shop) -> No
     assert bad_bundle.get_json()["code"] == "unknown_product"
     negative = shop.post("/api/products", {"code": "N-1", "kind": "book", "title": "x", "default_price": -5})
     assert negative.status_code == 422
-    assert shop.get("/api/products/N-1").status_code == 422
+    assert shop.get("/api/products/N-1").status_code == 404
 
 
 def test_coupons_take_percent_or_amount_off_until_they_expire_or_run_out(shop: Shop) -> None:
@@ -114,3 +114,12 @@ def test_coupons_take_percent_or_amount_off_until_they_expire_or_run_out(shop: S
         shop.url(f"/api/members/{member}/cart/coupon"), json={"code": "SOON"}, headers=shop.auth
     )
     assert expired.status_code == 422 and expired.get_json()["code"] == "coupon_expired"
+
+
+def test_a_product_update_refuses_null_for_fields_that_cannot_be_empty(shop: Shop) -> None:
+    before = shop.get("/api/products/ETH-101").get_json()
+    for field in ("active", "title", "default_price", "prices", "bundle_items"):
+        response = shop.ams.patch(shop.url("/api/products/ETH-101"), json={field: None}, headers=shop.auth)
+        assert response.status_code == 422, field
+        assert response.get_json()["errors"][0]["field"] == field
+    assert shop.get("/api/products/ETH-101").get_json() == before

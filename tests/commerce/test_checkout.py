@@ -122,3 +122,30 @@ def test_quantities_update_and_zero_removes_a_line(shop: Shop) -> None:
         shop.ams.patch(path, json={"quantity": 1}, headers=shop.auth).get_json()["lines"][0]["quantity"] == 1
     )
     assert shop.ams.patch(path, json={"quantity": 0}, headers=shop.auth).get_json()["lines"] == []
+
+
+def test_amounts_larger_than_the_database_holds_are_refused_and_change_nothing(shop: Shop) -> None:
+    """Minor units are 32-bit columns on PostgreSQL: a larger price or total is a 422, not a 500."""
+    member = shop.member_id("active.member@demo.test")
+    product = {"code": "GOLD-1", "kind": "book", "title": "Gold", "default_price": 2**31}
+    too_big = shop.post("/api/products", json=product)
+    assert too_big.status_code == 422 and too_big.get_json()["errors"][0]["field"] == "default_price"
+    member_price = shop.post(
+        "/api/products", json={**product, "default_price": 1, "prices": {"member": 2**63}}
+    )
+    assert member_price.status_code == 422
+    missing = shop.get("/api/products/GOLD-1")
+    assert missing.status_code == 404, missing.get_json()
+    largest = shop.post("/api/products", json={**product, "default_price": 2**31 - 1})
+    assert largest.status_code == 201
+    shop.add(member, "GOLD-1", 1)
+    before = snapshot(shop, member)
+    more = shop.add(member, "GOLD-1", 2)
+    assert more.status_code == 422 and more.get_json()["code"] == "amount_too_large"
+    staff = {"X-Staff-Member": shop.member_id("staff@demo.test")}
+    order = {"items": [{"product_code": "GOLD-1", "quantity": 2}], "payment": {"card_token": shop.token()}}
+    phone = shop.post(f"/api/members/{member}/orders", order, staff)
+    assert phone.status_code == 422 and phone.get_json()["code"] == "amount_too_large"
+    assert snapshot(shop, member) == before
+    charge = shop.post("/gateway/v1/charges", json={"token": shop.token(), "amount": 2**31})
+    assert charge.status_code == 422

@@ -25,6 +25,7 @@ from simulator.ams.commerce.models import CartCoupon, CartItem, Product
 from simulator.ams.models import Member
 from simulator.ams.service import find_member
 from simulator.core.clock import tenant_now
+from simulator.core.db import INT32_MAX
 from simulator.core.errors import NotFound, ValidationFailed
 from simulator.core.models import Tenant
 from simulator.core.tenancy import tenant_settings
@@ -71,6 +72,12 @@ def quote(
             line["bundle_saving"] = _bundle_saving(session, tenant.id, product, price_class, unit)
         lines.append(line)
     subtotal = sum(line["line_total"] for line in lines)
+    if subtotal > INT32_MAX:
+        raise ValidationFailed(
+            f"The subtotal ({subtotal} minor units) is larger than an order can hold ({INT32_MAX}).",
+            code="amount_too_large",
+            errors=[{"field": "items", "message": f"subtotal over {INT32_MAX}"}],
+        )
     discount = 0
     if coupon_code:
         discount = discount_of(usable_coupon(session, tenant, coupon_code), subtotal)

@@ -64,9 +64,14 @@ def product_json(product: Product) -> dict[str, Any]:
     }
 
 
+def find_product(session: Session, tenant_id: str, code: str) -> Product | None:
+    """An active or inactive product by code, or ``None``."""
+    return session.scalar(select(Product).where(Product.tenant_id == tenant_id, Product.code == code))
+
+
 def get_product(session: Session, tenant_id: str, code: str, field: str = "product_code") -> Product:
     """An active or inactive product by code; unknown codes are a 422 naming ``field``."""
-    product = session.scalar(select(Product).where(Product.tenant_id == tenant_id, Product.code == code))
+    product = find_product(session, tenant_id, code)
     if product is None:
         raise ValidationFailed(
             f"There is no product '{code}'.",
@@ -135,7 +140,7 @@ def create_product(session: Session, tenant: Tenant, body: ProductIn) -> dict[st
 
 
 def update_product(session: Session, tenant: Tenant, code: str, body: ProductUpdate) -> dict[str, Any]:
-    product = session.scalar(select(Product).where(Product.tenant_id == tenant.id, Product.code == code))
+    product = find_product(session, tenant.id, code)
     if product is None:
         raise NotFound(f"There is no product '{code}'.", code="product_not_found")
     for name, value in body.model_dump(exclude_unset=True).items():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simulator.core.db import INT32_MAX
 from simulator.core.web import RequestParameters, TenantPath
 
+Amount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 ProductKind = Literal["course", "webinar", "bundle", "book", "event_ticket", "membership_dues"]
 
@@ -22,8 +24,12 @@ class ProductIn(_Body):
     kind: ProductKind
     title: str = Field(..., min_length=1, max_length=200)
     lms_code: str | None = Field(None, pattern=CODE, description="LMS course code (courses, webinars).")
-    default_price: int = Field(..., ge=0, description="Minor units, for any price class not in `prices`.")
-    prices: dict[str, int] = Field(default_factory=dict, description="member, student, retired, non_member.")
+    default_price: int = Field(
+        ..., ge=0, le=INT32_MAX, description="Minor units, for any price class not in `prices`."
+    )
+    prices: dict[str, Amount] = Field(
+        default_factory=dict, description="member, student, retired, non_member."
+    )
     bundle_items: list[str] = Field(default_factory=list, max_length=50)
     active: bool = True
 
@@ -36,10 +42,17 @@ class ProductIn(_Body):
 
 class ProductUpdate(_Body):
     title: str | None = Field(None, min_length=1, max_length=200)
-    default_price: int | None = Field(None, ge=0)
-    prices: dict[str, int] | None = None
+    default_price: int | None = Field(None, ge=0, le=INT32_MAX)
+    prices: dict[str, Amount] | None = None
     bundle_items: list[str] | None = Field(None, max_length=50)
     active: bool | None = None
+
+    @field_validator("title", "default_price", "prices", "bundle_items", "active", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null (leave the field out to keep it)")
+        return value
 
 
 class ProductPath(TenantPath):
@@ -53,9 +66,9 @@ class ProductQuery(RequestParameters, _Body):
 class CouponIn(_Body):
     code: str = Field(..., pattern=CODE)
     percent_off: int | None = Field(None, ge=1, le=100)
-    amount_off: int | None = Field(None, ge=1)
+    amount_off: int | None = Field(None, ge=1, le=INT32_MAX)
     expires_at: dt.datetime | None = Field(None, description="Business time (ISO 8601; no zone means UTC).")
-    usage_limit: int | None = Field(None, ge=1)
+    usage_limit: int | None = Field(None, ge=1, le=INT32_MAX)
 
     @model_validator(mode="after")
     def _one_discount(self) -> CouponIn:
@@ -104,7 +117,10 @@ class PaymentIn(_Body):
 class CheckoutIn(_Body):
     payment: PaymentIn
     expected_total: int | None = Field(
-        None, ge=0, description="The total the buyer saw; a different total is refused (price_mismatch)."
+        None,
+        ge=0,
+        le=INT32_MAX,
+        description="The total the buyer saw; a different total is refused (price_mismatch).",
     )
 
 
@@ -119,14 +135,14 @@ class PhoneOrderIn(_Body):
     items: list[OrderLineIn] = Field(..., min_length=1, max_length=100)
     coupon: str | None = Field(None, max_length=40)
     payment: PaymentIn
-    expected_total: int | None = Field(None, ge=0)
+    expected_total: int | None = Field(None, ge=0, le=INT32_MAX)
 
 
 class BulkOrderIn(_Body):
     product_code: str = Field(..., max_length=40)
     seats: int = Field(..., ge=1, le=10_000)
     payment: PaymentIn
-    expected_total: int | None = Field(None, ge=0)
+    expected_total: int | None = Field(None, ge=0, le=INT32_MAX)
 
 
 class OrganisationPath(TenantPath):
@@ -148,7 +164,7 @@ class RefundIn(_Body):
 
 
 class PoPaymentIn(_Body):
-    amount: int = Field(..., gt=0)
+    amount: int = Field(..., gt=0, le=INT32_MAX)
     reference: str | None = Field(None, max_length=100)
 
 

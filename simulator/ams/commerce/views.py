@@ -40,6 +40,7 @@ from simulator.ams.commerce.schemas import (
 )
 from simulator.ams.gateway.views import idempotent_call
 from simulator.ams.service import find_member
+from simulator.core.errors import NotFound
 from simulator.core.models import Tenant
 from simulator.core.web import Problem, TenantPath, created, current_tenant, database, tenant_blueprint
 
@@ -71,7 +72,10 @@ def create_product(path: TenantPath, body: ProductIn) -> tuple[Any, int, dict[st
 def get_product(path: ProductPath) -> dict[str, Any]:
     """One product."""
     with database().read() as session:
-        return catalog.product_json(catalog.get_product(session, current_tenant().id, path.code, "code"))
+        product = catalog.find_product(session, current_tenant().id, path.code)
+        if product is None:
+            raise NotFound(f"There is no product '{path.code}'.", code="product_not_found")
+        return catalog.product_json(product)
 
 
 @commerce_api.patch("/products/<code>", responses={200: None, **ERRORS})

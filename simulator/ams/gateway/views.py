@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from simulator.ams.gateway import service
 from simulator.ams.gateway.idempotency import find_replay, remember, request_digest, tenant_secret
+from simulator.core.db import INT32_MAX
 from simulator.core.errors import PROBLEM_CONTENT_TYPE, SandboxError
 from simulator.core.models import Tenant
 from simulator.core.web import Problem, TenantPath, current_tenant, database, tenant_blueprint
@@ -40,7 +41,7 @@ class TokenOut(BaseModel):
 
 class ChargeIn(BaseModel):
     token: str = Field(..., max_length=40)
-    amount: int = Field(..., gt=0, description="Minor units (cents).")
+    amount: int = Field(..., gt=0, le=INT32_MAX, description="Minor units (cents).")
     description: str | None = Field(None, max_length=200)
 
 
@@ -61,8 +62,10 @@ class ConfirmIn(BaseModel):
     challenge_response: str = Field(..., max_length=40, description="`pass` completes the challenge.")
 
 
-class RefundIn(BaseModel):
-    amount: int | None = Field(None, gt=0, description="Minor units; default: all that is left.")
+class ChargeRefundIn(BaseModel):
+    amount: int | None = Field(
+        None, gt=0, le=INT32_MAX, description="Minor units; default: all that is left."
+    )
 
 
 class ChargePath(TenantPath):
@@ -160,7 +163,7 @@ def confirm_charge(path: ChargePath, body: ConfirmIn) -> Response:
 
 
 @gateway_api.post("/charges/<charge_id>/refunds", responses={200: ChargeOut, **ERRORS})
-def refund_charge(path: ChargePath, body: RefundIn) -> Response:
+def refund_charge(path: ChargePath, body: ChargeRefundIn) -> Response:
     """Refund all that is left of a charge, or `amount` of it."""
     return idempotent_call(
         "gateway",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.ams.writeback import inbox, transcript
 from simulator.core import json_text
+from simulator.core.db import INT64_MAX
 from simulator.core.errors import BadRequest, SandboxError, ValidationFailed
 from simulator.core.tenancy import tenant_settings
 from simulator.core.web import (
@@ -51,7 +52,7 @@ class InboxQuery(RequestParameters):
     model_config = ConfigDict(extra="forbid")
 
     result: Literal["accepted", "duplicate", "rejected"] | None = None
-    since: int | None = Field(None, ge=0, description="Return items after this id.")
+    since: int | None = Field(None, ge=0, le=INT64_MAX, description="Return items after this id.")
     limit: int = Field(100, ge=1, le=1000)
 
 

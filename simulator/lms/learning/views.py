@@ -10,6 +10,7 @@ from typing import Any
 from flask_openapi3 import Tag
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulator.core.db import INT64_MAX
 from simulator.core.models import Tenant
 from simulator.core.web import (
     Problem,
@@ -38,7 +39,7 @@ class EnrollmentCreate(_Strict):
 
 
 class EnrollmentPath(TenantPath):
-    enrollment_id: int = Field(..., ge=1)
+    enrollment_id: int = Field(..., ge=1, le=INT64_MAX)
 
 
 class EnrollmentQuery(RequestParameters, _Strict):
