@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import os
 import re
 import resource
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,9 +42,13 @@ from loadtests.profiles import load_profile, profile_names
 from simulator.config import load_config
 from simulator.core.errors import SandboxError, ValidationFailed
 from simulator.scenario.client import ApiError, SandboxClient, TenantClient
-from simulator.scenario.target import TargetOptions, free_ports, sandbox_target, target_options
-
-log = logging.getLogger(__name__)
+from simulator.scenario.target import (
+    TargetOptions,
+    free_ports,
+    sandbox_target,
+    stop_process_group,
+    target_options,
+)
 
 STOP_TIMEOUT_SECONDS = 15
 """How long stopping users may take to finish the task they are in (a delivery and its retries)."""
@@ -496,16 +498,7 @@ def _processes(commands: list[tuple[list[str], dict[str, str]]]) -> Iterator[lis
                 process.wait(10)
     finally:
         for process in started:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(wait)
-            return
+            stop_process_group(process)
 
 
 def _join_master(profile: Profile, master_host: str, master_port: int, workers: int, run_time: float) -> int:

@@ -209,7 +209,7 @@ def temporary_sandbox(
             yield client
         finally:
             client.close()
-            _stop(process)
+            stop_process_group(process)
 
 
 def _answers(console_url: str) -> bool:
@@ -264,14 +264,15 @@ def _wait_until_up(process: subprocess.Popen[bytes], urls: dict[str, str], log_p
         time.sleep(0.2)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the whole process group (``up`` stops its children in order), SIGKILL if it lingers."""
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """SIGTERM to the whole process group (``up`` stops its children in order), then SIGKILL to whatever
+    of the group is left after ``timeout`` seconds (the group leader may be gone while a child lingers)."""
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(STOP_TIMEOUT_SECONDS)
+        process.wait(timeout)
     except subprocess.TimeoutExpired:
-        log.warning("the temporary sandbox ignored SIGTERM; killing it")
+        log.warning("process group %s ignored SIGTERM; killing it", process.pid)
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     if process.poll() is None:
