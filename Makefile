@@ -49,7 +49,8 @@ run: $(STAMP)
 	$(BIN)/sandbox up
 
 # Debian packages the tests use: xmlsec1 (pysaml2's signature backend, for the SP certified in the tests)
-TEST_DEBIAN_PACKAGES := xmlsec1
+# and chromium (the real browser the console tests drive through Playwright)
+TEST_DEBIAN_PACKAGES := xmlsec1 chromium
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -41,7 +41,10 @@ class MemberQuery(PageQuery):
     )
     organisation: str | None = Field(None, max_length=32, description="Organisation id, e.g. ORG-0001.")
     q: str | None = Field(
-        None, min_length=1, max_length=100, description="Substring of the name or email (case-insensitive)."
+        None,
+        min_length=1,
+        max_length=100,
+        description="Substring of the name, email or member id (case-insensitive).",
     )
 
 

@@ -124,7 +124,11 @@ def _member_filters(tenant_id: str, query: MemberQuery) -> list[ColumnElement[bo
         full_name = Member.given_name + " " + Member.family_name
         text = query.q
         conditions.append(
-            or_(full_name.icontains(text, autoescape=True), Member.email.icontains(text, autoescape=True))
+            or_(
+                full_name.icontains(text, autoescape=True),
+                Member.email.icontains(text, autoescape=True),
+                Member.member_id.icontains(text, autoescape=True),
+            )
         )
     return conditions
 

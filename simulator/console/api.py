@@ -10,7 +10,9 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulator.console import service
+from simulator.console.overview import tenant_overview
 from simulator.core import clock, tenancy
+from simulator.core.db import INT32_MAX
 from simulator.core.errors import BadRequest, ValidationFailed
 from simulator.core.jobs import pending_jobs
 from simulator.core.settings import TenantSettings, masked_settings, settings_schema
@@ -44,7 +46,7 @@ class TenantCreate(BaseModel):
 
     id: str = Field(..., description="1–63 lower-case letters, digits and dashes.", examples=["acme"])
     name: str | None = Field(None, max_length=200)
-    seed: int = Field(0, ge=0, description="Faker seed: the same seed gives the same people.")
+    seed: int = Field(0, ge=0, le=INT32_MAX, description="Faker seed: the same seed gives the same people.")
     members: int = Field(0, ge=0, le=200_000, description="Generated members besides the fixed personas.")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Settings document (defaults fill gaps)."
@@ -82,7 +84,7 @@ class TenantList(BaseModel):
 class SeedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=INT32_MAX)
     members: int = Field(0, ge=0, le=200_000)
 
 
@@ -216,6 +218,34 @@ def rotate_api_key(path: TenantPath) -> dict[str, str]:
     authorized_tenant_id(path.tenant)
     with database().session() as session:
         return {"api_key": tenancy.rotate_api_key(session, path.tenant)}
+
+
+class OverviewCounts(BaseModel):
+    members: int
+    members_by_status: dict[str, int] = Field(..., description="'none': prospects and non-members.")
+    orders: int
+    orders_by_status: dict[str, int]
+    enrollments: int
+    enrollments_by_status: dict[str, int]
+    completions: int = Field(..., description="Enrollments with a completion date.")
+    outbox_by_state: dict[str, int]
+    inbox_by_result: dict[str, int]
+
+
+class OverviewOut(BaseModel):
+    tenant: str
+    urls: dict[str, str] = Field(..., description="Every URL a connector points at, by name.")
+    inbox_secret_fingerprints: list[str] = Field(
+        ..., description="sha256: fingerprints of the secrets the writeback inbox trusts (never the secrets)."
+    )
+    counts: OverviewCounts
+
+
+@control.get("/tenants/<tenant>/overview", tags=[tenants_tag], responses={200: OverviewOut, 404: Problem})
+def get_overview(path: TenantPath) -> dict[str, Any]:
+    """The tenant at a glance: connector URLs, inbox secret fingerprints and counts (the dashboard)."""
+    state = app_state()
+    return tenant_overview(state.db, state.config, authorized_tenant_id(path.tenant))
 
 
 @control.get("/tenants/<tenant>/settings", tags=[settings_tag], responses={200: TenantSettings})

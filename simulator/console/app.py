@@ -1,8 +1,6 @@
-"""The console app: control API (``/api``) and, later, the web UI over it."""
+"""The console app: control API (``/api``) and the web UI over it (:mod:`simulator.console.ui`)."""
 
 from __future__ import annotations
-
-from flask import render_template
 
 import simulator.jobs  # noqa: F401 - clock advances run every registered job kind
 from simulator.config import SandboxConfig, load_config
@@ -15,6 +13,7 @@ from simulator.console.processes_api import processes_api
 from simulator.console.scenario_api import scenario_api
 from simulator.console.sso_api import sso_api
 from simulator.console.token_api import token_services_api
+from simulator.console.ui import install as install_ui
 from simulator.core.db import Database
 from simulator.core.web import build_app
 
@@ -38,9 +37,5 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_api(scenario_api)
     app.register_api(conformance_api)
     app.register_api(processes_api)
-
-    @app.get("/", doc_ui=False)
-    def index() -> str:
-        return render_template("index.html", config=config)
-
+    install_ui(app)
     return app

@@ -1,5 +1,5 @@
 """Control API for the signed webhook channels: the outbox (messages by state, attempts, replay of dead
-letters), its endpoints, and the secrets the AMS writeback inbox trusts.
+letters, deliveries and failures over time), its endpoints, and the secrets the AMS writeback inbox trusts.
 
 ``/api/tenants/{t}/outbox…``, ``/api/tenants/{t}/endpoints…`` and ``/api/tenants/{t}/writeback/inbox-
 secrets`` (admin key or the tenant's key). Views only translate HTTP; the services are in
@@ -8,6 +8,7 @@ secrets`` (admin key or the tenant's key). Views only translate HTTP; the servic
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from flask_openapi3 import APIBlueprint, Tag
@@ -79,12 +80,49 @@ class ReplayResult(BaseModel):
     replayed: int
 
 
+class ActivityQuery(RequestParameters, _Strict):
+    hours: int | None = Field(
+        None,
+        ge=1,
+        le=24 * 366 * 10,
+        description="The last N hours of business time (at most ten years); default: since the "
+        "tenant's first attempt.",
+    )
+
+
+class ActivityBucket(BaseModel):
+    start: dt.datetime = Field(..., description="Where the bucket starts (business time, UTC).")
+    delivered: int = Field(..., description="Attempts answered 2xx.")
+    failed: int = Field(..., description="Attempts retried, dead, held by a 410 or abandoned.")
+
+
+class OutboxActivity(BaseModel):
+    now: dt.datetime = Field(..., description="The tenant's business time now; the last bucket holds it.")
+    start: dt.datetime
+    end: dt.datetime
+    bucket_seconds: int = Field(..., description="Width of every bucket: 1 minute to 30 days.")
+    delivered: int
+    failed: int
+    buckets: list[ActivityBucket] = Field(..., description="Oldest first, at most 25; the last holds `now`.")
+
+
 @outbox_api.get("/tenants/<tenant>/outbox", tags=[outbox_tag], responses={200: None, 422: Problem})
 def list_outbox(path: TenantPath, query: OutboxQuery) -> dict[str, Any]:
     """Messages oldest first after `since`, filtered by state and topic, with counts per state."""
     tenant_id = authorized_tenant_id(path.tenant)
     with database().read() as session:
         return outbox.list_messages(session, tenant_id, query.state, query.topic, query.since, query.limit)
+
+
+@outbox_api.get(
+    "/tenants/<tenant>/outbox/activity", tags=[outbox_tag], responses={200: OutboxActivity, 422: Problem}
+)
+def outbox_activity(path: TenantPath, query: ActivityQuery) -> dict[str, Any]:
+    """Delivery attempts over time: delivered and failed per bucket of business time (what the console's
+    writeback chart draws)."""
+    tenant_id = authorized_tenant_id(path.tenant)
+    with database().read() as session:
+        return outbox.delivery_activity(session, tenant_id, query.hours)
 
 
 @outbox_api.get("/tenants/<tenant>/outbox/<int:message_id>", tags=[outbox_tag], responses={200: None})

@@ -3,7 +3,9 @@
 One row per request (``journal_entries``): time, app, method, path, query, request headers and body,
 status, response headers and body, latency, the fault that fired and the remote address. Secrets are
 redacted (:mod:`simulator.core.redaction`) **before** storage, then bodies are truncated to
-``journal_body_limit`` bytes.
+``journal_body_limit`` bytes — except that a body carrying a SAML message (a posted ``SAMLResponse``, an
+auto-posting page) is kept up to :data:`SAML_BODY_LIMIT`: a signed response is larger than the default
+limit, and cut short it could not be decoded on the console's entry page.
 
 Bounded: each tenant keeps its ``settings.journal.max_entries`` newest rows. Trimming costs a walk over
 that many index entries, so a process trims a tenant's journal on its first insert and then on every
@@ -17,6 +19,7 @@ Example::
 
     record_request(db, "acme", JournalRecord(app="ams", method="GET", path="/t/acme/x", ...), 4096)
     entries, next_since = list_entries(db, "acme", JournalFilter(since=0, status=503))
+    entry = get_entry(db, "acme", entries[0]["id"])
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import JSON, bindparam, delete, insert, or_, select
 
-from simulator.core.db import Database
+from simulator.core.db import INT64_MAX, Database
+from simulator.core.errors import NotFound
 from simulator.core.models import JournalEntry, Tenant
 from simulator.core.prepared import Prepared
 from simulator.core.redaction import redact_body_prefix, redact_form, redact_headers, scrub_text
@@ -36,6 +40,8 @@ from simulator.core.settings import JournalSettings
 
 REDACTION_INPUT_LIMIT = 1024 * 1024
 """Bodies larger than this are not journaled at all (redacting them would cost too much)."""
+SAML_BODY_LIMIT = 256 * 1024
+"""Bytes kept of a body that carries a SAML message (when ``journal_body_limit`` is smaller)."""
 TRIM_FRACTION = 50
 """A process trims a tenant's journal every ``max_entries // TRIM_FRACTION`` inserts (see above)."""
 
@@ -91,7 +97,8 @@ class JournalFilter:
     """Which entries to list: those after ``since`` that match every given criterion, oldest first.
 
     ``newest``: the last ``limit`` of them instead of the first (still listed oldest first), as
-    ``tail`` starts.
+    ``tail`` starts. ``fault_fired``: only entries a fault rule fired on (``True``) or none did
+    (``False``).
     """
 
     since: int = 0
@@ -99,17 +106,22 @@ class JournalFilter:
     path: str | None = None
     status: int | None = None
     method: str | None = None
+    fault_fired: bool | None = None
     limit: int = 100
     newest: bool = False
 
 
 def stored_body(body: bytes, content_type: str | None, limit: int) -> str:
-    """A body as the journal keeps it: decoded, redacted, then cut to ``limit`` bytes."""
+    """A body as the journal keeps it: decoded, redacted, then cut to ``limit`` bytes (a body carrying a
+    SAML message to at least :data:`SAML_BODY_LIMIT`)."""
     if not body:
         return ""
     if len(body) > REDACTION_INPUT_LIMIT:
         return f"[body of {len(body)} bytes not journaled]"
-    return redact_body_prefix(body.decode("utf-8", errors="replace"), content_type, limit)
+    text = body.decode("utf-8", errors="replace")
+    if limit < SAML_BODY_LIMIT and ("SAMLResponse" in text or "SAMLRequest" in text):
+        limit = SAML_BODY_LIMIT
+    return redact_body_prefix(text, content_type, limit)
 
 
 def trim_interval(max_entries: int) -> int:
@@ -206,6 +218,10 @@ def list_entries(db: Database, tenant_id: str, query: JournalFilter) -> tuple[li
         statement = statement.where(JournalEntry.method == query.method.upper())
     if query.status is not None:
         statement = statement.where(JournalEntry.status == query.status)
+    if query.fault_fired is not None:
+        # "no fault" is stored as JSON null (what the JSON type makes of None); SQL NULL counts as none too
+        no_fault = or_(JournalEntry.fault.is_(None), JournalEntry.fault == JSON.NULL)
+        statement = statement.where(~no_fault if query.fault_fired else no_fault)
     if query.path:
         pattern = query.path
         if pattern.startswith("/") and not pattern.startswith("/t/"):
@@ -219,6 +235,17 @@ def list_entries(db: Database, tenant_id: str, query: JournalFilter) -> tuple[li
         entries.reverse()
     next_since = entries[-1]["id"] if entries else query.since
     return entries, next_since
+
+
+def get_entry(db: Database, tenant_id: str, entry_id: int) -> dict[str, Any]:
+    """One entry of the tenant (:func:`entry_out`); an entry of another tenant is reported as missing."""
+    with db.read() as session:
+        entry = session.get(JournalEntry, entry_id) if 0 < entry_id <= INT64_MAX else None
+        if entry is None or entry.tenant_id != tenant_id:
+            raise NotFound(
+                f"Tenant '{tenant_id}' has no journal entry {entry_id}.", code="journal_entry_not_found"
+            )
+        return entry_out(entry)
 
 
 def clear_journal(db: Database, tenant_id: str) -> int:

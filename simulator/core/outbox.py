@@ -357,6 +357,95 @@ def replay(session: Session, tenant_id: str, message_pks: list[int] | None = Non
     return result.rowcount
 
 
+ACTIVITY_MAX_BUCKETS = 25
+ACTIVITY_MIN_SPAN = dt.timedelta(hours=1)
+ACTIVITY_BUCKET_SECONDS = tuple(
+    60 * m for m in (1, 5, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 43200)
+)
+"""Bucket widths of :func:`delivery_activity`: 1, 5, 15, 30 min; 1, 2, 3, 6, 12 h; 1, 2, 7, 30 days."""
+DELIVERED_OUTCOMES = frozenset({"delivered"})
+FAILED_OUTCOMES = frozenset({"retrying", "dead", "held", "abandoned"})
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _activity_buckets(since: dt.datetime, now: dt.datetime) -> tuple[int, int, int]:
+    """``(width, first, count)``: the narrowest width of :data:`ACTIVITY_BUCKET_SECONDS` whose buckets
+    (``first`` is the index of the first since the epoch) cover ``since`` … ``now`` in at most
+    :data:`ACTIVITY_MAX_BUCKETS`; the widest one's last buckets if none does."""
+    for width in ACTIVITY_BUCKET_SECONDS:
+        first = int((since - _EPOCH).total_seconds() // width)
+        count = int((now - _EPOCH).total_seconds() // width) - first + 1
+        if count <= ACTIVITY_MAX_BUCKETS:
+            return width, first, count
+    width = ACTIVITY_BUCKET_SECONDS[-1]
+    last = int((now - _EPOCH).total_seconds() // width)
+    return width, last - ACTIVITY_MAX_BUCKETS + 1, ACTIVITY_MAX_BUCKETS
+
+
+def delivery_activity(session: Session, tenant_id: str, hours: int | None = None) -> dict[str, Any]:
+    """Delivery attempts per time bucket on the tenant's business clock: how many delivered, how many failed.
+
+    The window ends at the tenant's business time now and starts ``hours`` before it, or (``None``) at the
+    first attempt the tenant ever made, at least an hour before now. Buckets are 1 min … 30 days wide, the
+    narrowest that covers the window in at most :data:`ACTIVITY_MAX_BUCKETS`, and start on multiples of
+    their width since the Unix epoch (an hour bucket starts on the hour, UTC); the last one holds now.
+    *Delivered* counts attempts answered 2xx; *failed* counts attempts that are retried, died, were held by
+    a 410 or abandoned by a stopped worker. A ``superseded`` attempt (a slow worker's late answer to a
+    message another claim had taken over) is in neither. Reading it visits the tenant's attempts in the
+    window (no index orders them by time): a console page's cost, not a delivery's.
+
+    Example::
+
+        delivery_activity(session, "acme", hours=24)
+        # {"now": "…T10:41:07+00:00", "start": "…T10:00:00+00:00", "end": "…T11:00:00+00:00",
+        #  "bucket_seconds": 3600, "delivered": 5, "failed": 2,
+        #  "buckets": [{"start": "…T10:00:00+00:00", "delivered": 0, "failed": 0}, …]}
+    """
+    tenant = session.get(Tenant, tenant_id)
+    assert tenant is not None
+    now = tenant_now(tenant)
+    if hours is not None:
+        since = now - dt.timedelta(hours=hours)
+    else:
+        first_attempt = session.scalar(
+            select(func.min(DeliveryAttempt.attempted_at)).where(DeliveryAttempt.tenant_id == tenant_id)
+        )
+        since = min(first_attempt or now, now - ACTIVITY_MIN_SPAN)
+    width, first, count = _activity_buckets(since, now)
+    start = _EPOCH + dt.timedelta(seconds=first * width)
+    end = start + dt.timedelta(seconds=count * width)
+    delivered, failed = [0] * count, [0] * count
+    attempts = session.execute(
+        select(DeliveryAttempt.attempted_at, DeliveryAttempt.outcome).where(
+            DeliveryAttempt.tenant_id == tenant_id,
+            DeliveryAttempt.attempted_at >= start,
+            DeliveryAttempt.attempted_at < end,
+        )
+    )
+    for attempted_at, outcome in attempts:
+        index = int((attempted_at - start).total_seconds() // width)
+        if outcome in DELIVERED_OUTCOMES:
+            delivered[index] += 1
+        elif outcome in FAILED_OUTCOMES:
+            failed[index] += 1
+    return {
+        "now": now.isoformat(),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "bucket_seconds": width,
+        "delivered": sum(delivered),
+        "failed": sum(failed),
+        "buckets": [
+            {
+                "start": (start + dt.timedelta(seconds=index * width)).isoformat(),
+                "delivered": delivered[index],
+                "failed": failed[index],
+            }
+            for index in range(count)
+        ],
+    }
+
+
 def endpoint_json(endpoint: WebhookEndpoint, with_secret: bool = False) -> dict[str, Any]:
     body = {
         "name": endpoint.name,

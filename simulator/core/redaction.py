@@ -7,14 +7,24 @@ What is redacted:
   whose name looks secret;
 - JSON, form (``application/x-www-form-urlencoded``) and query-string fields whose names look secret
   (password, secret, token, code, api key, card number, CVC, ``Signature``…) become ``[redacted]``;
-  the ``SignatureValue`` inside a base64 ``SAMLResponse``/``SAMLRequest`` is redacted in place;
+  the ``SignatureValue`` inside a base64 ``SAMLResponse``/``SAMLRequest`` is redacted in place, also
+  in the hidden ``<input>`` of an auto-posting HTML page (the HTTP-POST binding's answer);
 - anywhere in any text: card-number-like digit runs that pass the Luhn check (``[card redacted]``),
-  JWTs (``[jwt redacted]``) and the contents of XML ``<ds:SignatureValue>`` elements (``[redacted]``).
+  JWTs and the contents of XML ``<ds:SignatureValue>`` elements (``[redacted]``).
+
+A JWT signed in compact form (JWS, RFC 7515 §7.1: ``header.payload.signature``, the header base64url JSON
+with an ``alg``) keeps its header and payload and loses only its signature (``eyJ….eyJ….[redacted]``),
+wherever it appears: in a secret-named field, in ``Authorization: Bearer …`` or in free text. Without its
+signature it can no longer be replayed, and its claims are what an integrator debugs. Anything else that
+looks like a JWT (a JWE of five parts, a header that does not decode) becomes ``[jwt redacted]``; opaque
+tokens, passwords, secrets and codes stay ``[redacted]``.
 
 Example::
 
     redact_body('{"password": "hunter2"}', "application/json")   # '{"password": "[redacted]"}'
     redact_headers([("Authorization", "Bearer abc")])            # {'Authorization': 'Bearer [redacted]'}
+    redact_form("id_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2ln")
+    # 'id_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.[redacted]'
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import html
 import json
 import re
 import zlib
@@ -47,11 +58,15 @@ _SAML_MESSAGE_FIELDS = frozenset({"samlresponse", "samlrequest"})
 # lookbehind afterwards: a leading lookbehind or ``\b`` keeps the regex engine from skipping ahead to
 # candidate positions, which made scrubbing a 12 kB SAML form several times slower.
 _CARD_CANDIDATE = re.compile(r"\d(?<!\d\d)(?:[ -]?\d){12,18}(?!\d)")
-_JWT = re.compile(r"eyJ(?<!\weyJ)[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_JWT = re.compile(r"eyJ(?<!\weyJ)[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
+_COMPACT_JWS = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.(?:[A-Za-z0-9_-]+|\[redacted\])")
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/=]*")
 _XML_SIGNATURE_VALUE = re.compile(
     r"(<(?:[\w.-]+:)?SignatureValue\b[^>]*>)(.*?)(</(?:[\w.-]+:)?SignatureValue\s*>)", re.DOTALL
 )
+_HTML_INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)
+_SAML_INPUT_NAME = re.compile(r"""\bname\s*=\s*["']?SAML(?:Response|Request)\b""", re.IGNORECASE)
+_INPUT_VALUE = re.compile(r"""(\bvalue\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _FORM_PAIR = re.compile(r"(^|[&;])([^=&;]*)=([^&;]*)")
 _JSONISH_STRING_PAIR = re.compile(r'"([^"\\]{1,100})"(\s*:\s*)"((?:[^"\\]|\\.)*)"?')
 _JSONISH_SCALAR_PAIR = re.compile(r'"([^"\\]{1,100})"(\s*:\s*)(-?[\w.+-]+)')
@@ -86,12 +101,42 @@ def _card_or_text(match: re.Match[str]) -> str:
     return CARD_REDACTED if luhn_valid(digits) else match.group(0)
 
 
+def is_jws_header(segment: str) -> bool:
+    """Is ``segment`` a base64url JOSE header: a JSON object naming an ``alg`` (RFC 7515 §4.1.1)?"""
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError, RecursionError):
+        return False
+    return isinstance(header, dict) and isinstance(header.get("alg"), str)
+
+
+def _unsigned_jwt(match: re.Match[str]) -> str:
+    """A JWT found in text, as stored: a JWS without its signature, anything else ``[jwt redacted]``.
+
+    A JWS whose signature is already gone (``header.payload.`` before ``[redacted]``, or an unsecured
+    ``alg: none`` JWT) holds nothing to redact and is kept, so redacting twice changes nothing.
+    """
+    parts = match.group(0).split(".")
+    if len(parts) != 3 or not is_jws_header(parts[0]):
+        return JWT_REDACTED
+    return f"{parts[0]}.{parts[1]}.{REDACTED}" if parts[2] else match.group(0)
+
+
+def redact_secret_value(value: str) -> str:
+    """The stored form of a secret field's (or credential's) value: a compact JWS keeps its header and
+    payload (:func:`_unsigned_jwt`; one already stored so stays as it is); any other value is
+    ``[redacted]`` whole."""
+    if value.startswith("eyJ") and _COMPACT_JWS.fullmatch(value) and is_jws_header(value.split(".", 1)[0]):
+        return value.rsplit(".", 1)[0] + "." + REDACTED
+    return REDACTED
+
+
 def scrub_text(text: str) -> str:
-    """Redact card numbers, JWTs and XML signature values anywhere in ``text``."""
+    """Redact card numbers, JWT signatures and XML signature values anywhere in ``text``."""
     if "SignatureValue" in text:
         text = _XML_SIGNATURE_VALUE.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
     if "eyJ" in text:
-        text = _JWT.sub(JWT_REDACTED, text)
+        text = _JWT.sub(_unsigned_jwt, text)
     return _CARD_CANDIDATE.sub(_card_or_text, text)
 
 
@@ -133,12 +178,27 @@ def redact_form(text: str) -> str:
         separator, name, value = match.groups()
         decoded_name = unquote_plus(name)
         if is_secret_field(decoded_name):
-            value = REDACTED
+            value = redact_secret_value(value)  # a JWT has no characters to percent-encode
         elif _normalised(decoded_name) in _SAML_MESSAGE_FIELDS:
             value = _form_quoted(redact_saml_message(unquote_plus(value)))
         return f"{separator}{name}={value}"
 
     return scrub_text(_FORM_PAIR.sub(replace, text))
+
+
+def _redact_saml_inputs(text: str) -> str:
+    """The signature values inside the SAML messages of an HTML page's ``<input>`` fields, redacted."""
+
+    def redact_value(value: re.Match[str]) -> str:
+        message = redact_saml_message(html.unescape(value.group(3)))
+        return value.group(1) + value.group(2) + html.escape(message) + value.group(2)
+
+    def redact_input(element: re.Match[str]) -> str:
+        if not _SAML_INPUT_NAME.search(element.group(0)):
+            return element.group(0)
+        return _INPUT_VALUE.sub(redact_value, element.group(0), count=1)
+
+    return _HTML_INPUT.sub(redact_input, text)
 
 
 def _is_problem_document(value: dict[str, Any]) -> bool:
@@ -154,7 +214,7 @@ def _redact_json_value(value: Any, parent: str | None = None) -> Any:
             if problem and key == "code":
                 result[key] = item
             elif is_secret_field(str(key), parent) and item is not None:
-                result[key] = REDACTED
+                result[key] = redact_secret_value(item) if isinstance(item, str) else REDACTED
             elif _normalised(str(key)) in _SAML_MESSAGE_FIELDS and isinstance(item, str):
                 result[key] = redact_saml_message(item)
             else:
@@ -169,8 +229,10 @@ def _redact_jsonish(text: str) -> str:
     """Key-based redaction for text that looks like JSON but does not parse (e.g. a malformed body)."""
 
     def replace_string(match: re.Match[str]) -> str:
-        key, colon, _value = match.groups()
-        return f'"{key}"{colon}"{REDACTED}"' if is_secret_field(key) else match.group(0)
+        key, colon, value = match.groups()
+        if not is_secret_field(key):
+            return match.group(0)
+        return f'"{key}"{colon}"{redact_secret_value(value)}"'
 
     def replace_scalar(match: re.Match[str]) -> str:
         key, colon, _value = match.groups()
@@ -195,7 +257,7 @@ def redact_body(text: str, content_type: str | None) -> str:
             return scrub_text(json.dumps(_redact_json_value(json.loads(text)), ensure_ascii=False))
         except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
             return scrub_text(_redact_jsonish(text))
-    return scrub_text(text)
+    return scrub_text(_redact_saml_inputs(text) if "SAMLRe" in text else text)
 
 
 def _redacted_json_pieces(value: Any, parent: str | None = None) -> Iterator[str]:
@@ -209,7 +271,7 @@ def _redacted_json_pieces(value: Any, parent: str | None = None) -> Iterator[str
             if problem and key == "code":
                 yield json.dumps(item, ensure_ascii=False)
             elif is_secret_field(str(key), parent) and item is not None:
-                yield json.dumps(REDACTED)
+                yield json.dumps(redact_secret_value(item) if isinstance(item, str) else REDACTED)
             elif _normalised(str(key)) in _SAML_MESSAGE_FIELDS and isinstance(item, str):
                 yield json.dumps(redact_saml_message(item), ensure_ascii=False)
             else:
@@ -298,10 +360,12 @@ def redact_header(name: str, value: str) -> str:
     """The value of header ``name`` as it may be stored."""
     lowered = name.lower()
     if lowered in SCHEME_HEADERS:
-        scheme, space, _credentials = value.strip().partition(" ")
-        return f"{scheme} {REDACTED}" if space else REDACTED
-    if lowered in SECRET_HEADERS or is_secret_field(lowered):
+        scheme, space, credentials = value.strip().partition(" ")
+        return f"{scheme} {redact_secret_value(credentials.strip())}" if space else REDACTED
+    if lowered in SECRET_HEADERS:
         return REDACTED
+    if is_secret_field(lowered):
+        return redact_secret_value(value.strip())
     if lowered in URL_HEADERS:
         return redact_url(value)
     return scrub_text(value)

@@ -21,6 +21,9 @@ from simulator.core.redaction import (
 )
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJl"
+UNSIGNED = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.[redacted]"
+JWE = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.ZW5jLWtleQ.aXY.Y2lwaGVydGV4dA.dGFn"
+NO_ALG = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJl"  # header {"typ": "JWT"}: no alg
 SIGNED_XML = (
     '<samlp:Response><ds:Signature><ds:SignatureValue Id="s">QUJD\nREVG==</ds:SignatureValue>'
     "</ds:Signature><saml:Assertion>ann@example.org</saml:Assertion></samlp:Response>"
@@ -44,7 +47,11 @@ SIGNED_XML = (
         ("X-Client-Secret", "shh", "[redacted]"),
         ("Accept", "application/json", "application/json"),
         ("X-Forwarded-Token-Hint", "none", "[redacted]"),
-        ("X-Debug", f"id token was {JWT}", "id token was [jwt redacted]"),
+        ("X-Debug", f"id token was {JWT}", f"id token was {UNSIGNED}"),
+        ("Authorization", f"Bearer {JWT}", f"Bearer {UNSIGNED}"),
+        ("Authorization", f"Bearer {JWE}", "Bearer [redacted]"),
+        ("X-Id-Token", JWT, UNSIGNED),
+        ("Cookie", f"id_token={JWT}", "[redacted]"),
     ],
 )
 def test_header_values(name: str, value: str, stored: str) -> None:
@@ -177,10 +184,49 @@ def test_card_numbers_in_plain_text_bodies_and_json_numbers() -> None:
     assert "4242" not in redact_body('{"amount": 10, "ref": 4242424242424242}', "application/json")
 
 
-def test_jwts_anywhere() -> None:
-    assert scrub_text(f"token {JWT}.") == "token [jwt redacted]."
+def test_jwts_anywhere_keep_their_claims_and_lose_their_signature() -> None:
+    assert scrub_text(f"token {JWT}.") == f"token {UNSIGNED}."
     assert redact_body(json.dumps({"note": f"see {JWT}"}), "application/json") == (
-        '{"note": "see [jwt redacted]"}'
+        f'{{"note": "see {UNSIGNED}"}}'
+    )
+    assert "c2lnbmF0dXJl" not in scrub_text(f"a {JWT} b {JWT}")
+
+
+def test_what_only_looks_like_a_jwt_is_redacted_whole() -> None:
+    assert scrub_text(f"sent {JWE} here") == "sent [jwt redacted] here"
+    assert scrub_text(f"sent {NO_ALG} here") == "sent [jwt redacted] here"
+    assert scrub_text("eyJub3QganNvbg.eyJzdWIiOiJhbm4ifQ.c2ln") == "[jwt redacted]"
+
+
+def test_jwts_in_secret_fields_keep_header_and_payload_and_nothing_else_does() -> None:
+    form = f"grant_type=x&id_token_hint={JWT}&code=abc&client_secret=s3&access_token=opaque-123"
+    assert redact_form(form) == (
+        f"grant_type=x&id_token_hint={UNSIGNED}&code=[redacted]&client_secret=[redacted]"
+        "&access_token=[redacted]"
+    )
+    body = {"id_token": JWT, "access_token": "opaque", "refresh_token": JWE, "password": JWT[:20], "n": 1}
+    assert json.loads(redact_body(json.dumps(body), "application/json")) == {
+        "id_token": UNSIGNED,
+        "access_token": "[redacted]",
+        "refresh_token": "[redacted]",
+        "password": "[redacted]",
+        "n": 1,
+    }
+    assert json.loads(redact_body(json.dumps({"logout_token": NO_ALG}), None)) == {
+        "logout_token": "[redacted]"
+    }
+    malformed = f'{{"id_token": "{JWT}", "secret": "s3", "note": "trunc'
+    assert redact_body(malformed, "application/json") == (
+        f'{{"id_token": "{UNSIGNED}", "secret": "[redacted]", "note": "trunc'
+    )
+
+
+def test_redacting_what_was_redacted_changes_nothing() -> None:
+    once = redact_form(f"id_token={JWT}&note=see+{JWT}")
+    assert redact_form(once) == once == f"id_token={UNSIGNED}&note=see+{UNSIGNED}"
+    assert scrub_text(once) == once
+    assert redact_header("Authorization", redact_header("Authorization", f"Bearer {JWT}")) == (
+        f"Bearer {UNSIGNED}"
     )
 
 
@@ -206,6 +252,22 @@ def test_signature_inside_a_posted_saml_response() -> None:
     assert stored.endswith("&RelayState=x")
 
 
+def test_signature_inside_the_saml_response_of_an_auto_posting_page() -> None:
+    encoded = base64.b64encode(SIGNED_XML.encode()).decode()
+    page = (
+        '<form method="post" action="https://sp/acs"><input type="hidden" name="SAMLResponse" '
+        f'value="{encoded}"><input type="hidden" name="RelayState" value="QUJD"></form>'
+    )
+
+    stored = redact_body(page, "text/html; charset=utf-8")
+
+    value = stored.split('name="SAMLResponse" value="', 1)[1].split('"', 1)[0]
+    xml = base64.b64decode(value).decode()
+    assert "QUJD" not in xml and "ann@example.org" in xml
+    assert stored.endswith('<input type="hidden" name="RelayState" value="QUJD"></form>')
+    assert redact_body("<p>SAMLResponse is not here</p>", "text/html") == "<p>SAMLResponse is not here</p>"
+
+
 def test_signature_inside_a_deflated_saml_request() -> None:
     compressor = zlib.compressobj(wbits=-15)
     deflated = compressor.compress(SIGNED_XML.encode()) + compressor.flush()
@@ -229,6 +291,21 @@ def test_truncation_happens_after_redaction() -> None:
     assert len(stored_body(body, "application/json", limit=10_000)) < len(body)
 
 
+def test_a_body_carrying_a_saml_message_is_kept_whole_beyond_the_limit() -> None:
+    encoded = base64.b64encode((SIGNED_XML * 40).encode()).decode()
+    form = f"SAMLResponse={encoded.replace('+', '%2B').replace('=', '%3D')}&RelayState=x".encode()
+
+    stored = stored_body(form, "application/x-www-form-urlencoded", limit=100)
+
+    assert len(stored) > 5000 and stored.endswith("&RelayState=x")
+    assert stored_body(b"SAMLResponse" + b"x" * 300_000, "text/plain", limit=100) == (
+        "SAMLResponse" + "x" * (256 * 1024 - 12)
+    )
+    assert stored_body(b"RelayState=" + b"x" * 200, "application/x-www-form-urlencoded", limit=100) == (
+        "RelayState=" + "x" * 89
+    )
+
+
 def test_truncation_never_splits_a_character() -> None:
     assert stored_body("ééé".encode(), "text/plain", limit=3) == "é"
 
@@ -236,9 +313,13 @@ def test_truncation_never_splits_a_character() -> None:
 def test_codes_and_tokens_in_redirect_urls_are_redacted() -> None:
     from simulator.core.redaction import redact_header
 
-    location = "http://127.0.0.1:8002/t/acme/oidc/callback?code=abc123&state=xyz#access_token=Zq9Zq9&x=1"
+    location = (
+        "http://127.0.0.1:8002/t/acme/oidc/callback?code=abc123&state=xyz#access_token=Zq9Zq9&x=1"
+        f"&id_token={JWT}"
+    )
     redacted = redact_header("Location", location)
     assert "abc123" not in redacted
     assert "Zq9Zq9" not in redacted
+    assert redacted.endswith(f"&id_token={UNSIGNED}")
     assert redacted.startswith("http://127.0.0.1:8002/t/acme/oidc/callback?code=")
     assert "state=xyz" in redacted

@@ -58,7 +58,7 @@ def test_a_secret_straddling_the_cut_is_still_redacted() -> None:
     for limit in range(40, 220):
         kept = redact_body_prefix(body, "application/json", limit)
         assert kept == full_then_cut(body, limit)
-        assert "4242 4242" not in kept and "eyJzdWIi" not in kept and "c2VjcmV0" not in kept
+        assert "4242 4242" not in kept and "c2lnbmF0dXJl" not in kept and "c2VjcmV0" not in kept
 
 
 def test_an_element_left_open_until_far_beyond_the_cut_hides_what_it_encloses() -> None:

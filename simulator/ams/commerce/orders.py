@@ -257,11 +257,22 @@ def load_order(session: Session, tenant_id: str, number: str) -> Order:
     return order
 
 
-def list_orders(session: Session, tenant_id: str, member_id: str | None, limit: int) -> list[dict[str, Any]]:
+def list_orders(
+    session: Session,
+    tenant_id: str,
+    member_id: str | None,
+    limit: int,
+    status: str | None = None,
+    newest_first: bool = False,
+) -> list[dict[str, Any]]:
+    """At most ``limit`` orders, oldest first (or newest first), optionally one member's or one status."""
     query = select(Order).where(Order.tenant_id == tenant_id)
     if member_id:
         query = query.where(Order.member_id == member_id)
-    return [order_json(session, order) for order in session.scalars(query.order_by(Order.pk).limit(limit))]
+    if status:
+        query = query.where(Order.status == status)
+    order_by = Order.pk.desc() if newest_first else Order.pk
+    return [order_json(session, order) for order in session.scalars(query.order_by(order_by).limit(limit))]
 
 
 def record_po_payment(session: Session, tenant: Tenant, number: str, amount: int) -> dict[str, Any]:

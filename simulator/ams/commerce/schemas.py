@@ -153,8 +153,13 @@ class OrderPath(TenantPath):
     number: str = Field(..., max_length=40)
 
 
+OrderStatus = Literal["paid", "invoiced", "partially_refunded", "refunded", "cancelled"]
+
+
 class OrderQuery(RequestParameters, _Body):
     member_id: str | None = Field(None, max_length=32)
+    status: OrderStatus | None = Field(None, description="Only orders in this status.")
+    newest_first: bool = Field(False, description="Newest order first (default: oldest first).")
     limit: int = Field(100, ge=1, le=500)
 
 

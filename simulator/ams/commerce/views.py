@@ -190,9 +190,12 @@ def bulk_order(path: OrganisationPath, body: BulkOrderIn) -> Response:
 
 @commerce_api.get("/orders", responses={200: None, **ERRORS})
 def list_orders(path: TenantPath, query: OrderQuery) -> dict[str, Any]:
-    """Orders, oldest first (optionally one member's)."""
+    """Orders, oldest first (`newest_first=true`: newest first); optionally one member's, one status."""
     with database().read() as session:
-        return {"items": orders.list_orders(session, current_tenant().id, query.member_id, query.limit)}
+        items = orders.list_orders(
+            session, current_tenant().id, query.member_id, query.limit, query.status, query.newest_first
+        )
+        return {"items": items}
 
 
 @commerce_api.get("/orders/<number>", responses={200: None, **ERRORS})

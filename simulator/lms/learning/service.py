@@ -17,6 +17,7 @@ from simulator.core.clock import tenant_now
 from simulator.core.errors import Conflict, NotFound, ValidationFailed
 from simulator.core.models import Tenant
 from simulator.core.settings import TenantSettings
+from simulator.lms.commerce.models import PurchaseGrant
 from simulator.lms.learning.models import CONTACT_HOURS_PER_CEU, Course, Enrollment, LearningEvent
 from simulator.lms.learning.writeback import route_event
 from simulator.lms.models import Learner
@@ -160,9 +161,23 @@ def list_enrollments(
     member_id: str | None = None,
     course_code: str | None = None,
     limit: int = 100,
+    status: str | None = None,
+    since: int | None = None,
 ) -> list[dict[str, Any]]:
+    """At most ``limit`` enrollments after id ``since``, oldest first, each with its ``source``:
+    ``purchase`` (granted by an AMS purchase, see :mod:`simulator.lms.commerce`) or ``api`` (made
+    through the enrollments API, e.g. by a connector's sync)."""
+    granted = (
+        select(PurchaseGrant.pk)
+        .where(
+            PurchaseGrant.tenant_id == tenant_id,
+            PurchaseGrant.member_id == Learner.member_id,
+            PurchaseGrant.course_code == Course.code,
+        )
+        .exists()
+    )
     query = (
-        select(Enrollment, Course, Learner)
+        select(Enrollment, Course, Learner, granted)
         .join(Course, Course.pk == Enrollment.course_pk)
         .join(Learner, Learner.pk == Enrollment.learner_pk)
         .where(Enrollment.tenant_id == tenant_id)
@@ -171,8 +186,15 @@ def list_enrollments(
         query = query.where(Learner.member_id == member_id)
     if course_code:
         query = query.where(Course.code == course_code)
+    if status:
+        query = query.where(Enrollment.status == status)
+    if since:
+        query = query.where(Enrollment.pk > since)
     rows = session.execute(query.order_by(Enrollment.pk).limit(limit)).all()
-    return [enrollment_json(*row) for row in rows]
+    return [
+        {**enrollment_json(enrollment, course, learner), "source": "purchase" if purchased else "api"}
+        for enrollment, course, learner, purchased in rows
+    ]
 
 
 class _Activity:

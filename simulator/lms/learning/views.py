@@ -5,7 +5,7 @@ Views only translate HTTP; every activity call is one transaction in :mod:`.serv
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from flask_openapi3 import Tag
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +45,10 @@ class EnrollmentPath(TenantPath):
 class EnrollmentQuery(RequestParameters, _Strict):
     member_id: str | None = None
     course_code: str | None = None
+    status: Literal["enrolled", "in_progress", "passed", "failed", "attended", "absent"] | None = None
+    since: int | None = Field(
+        None, ge=0, le=INT64_MAX, description="Enrollments after this id (`next_since`)."
+    )
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -66,6 +70,34 @@ class Enrollment(BaseModel):
     course_code: str
     status: str
     triggers: list[str] | None = Field(None, description="Triggers this call fired, in order.")
+
+
+class EnrollmentOut(BaseModel):
+    id: int
+    member_id: str
+    course_code: str
+    course_title: str
+    course_kind: str
+    status: str
+    progress_percent: float
+    score: float | None
+    minutes_attended: int | None
+    certificate_number: str | None
+    credits_awarded: float | None
+    credit_type: str
+    enrolled_at: str
+    started_at: str | None
+    completed_at: str | None
+    source: Literal["purchase", "api"] = Field(
+        ..., description="`purchase`: granted by an AMS purchase; `api`: made through this API."
+    )
+
+
+class EnrollmentList(BaseModel):
+    enrollments: list[EnrollmentOut]
+    next_since: int | None = Field(
+        ..., description="Pass as `since` for the next page; null when this page was the last."
+    )
 
 
 def _lms_url() -> str:
@@ -95,14 +127,21 @@ def create_enrollment(path: TenantPath, body: EnrollmentCreate) -> Any:
     return created(enrollment, f"/t/{path.tenant}/api/enrollments/{enrollment['id']}")
 
 
-@learning_api.get("/enrollments", responses={200: None, **ERRORS})
+@learning_api.get("/enrollments", responses={200: EnrollmentList, **ERRORS})
 def list_enrollments(path: TenantPath, query: EnrollmentQuery) -> dict[str, Any]:
-    """Enrollments, oldest first, filtered by member and/or course."""
+    """Enrollments, oldest first, filtered by member, course and/or status, each with its `source`;
+    follow `next_since` for the next page."""
     with database().read() as session:
         items = service.list_enrollments(
-            session, current_tenant().id, query.member_id, query.course_code, query.limit
+            session,
+            current_tenant().id,
+            query.member_id,
+            query.course_code,
+            query.limit,
+            status=query.status,
+            since=query.since,
         )
-    return {"enrollments": items}
+    return {"enrollments": items, "next_since": items[-1]["id"] if len(items) == query.limit else None}
 
 
 @learning_api.get("/enrollments/<int:enrollment_id>", responses={200: Enrollment, **ERRORS})
