@@ -296,6 +296,33 @@ def startup_section(data: dict[str, Any], charts: Charts) -> list[str]:
     return lines
 
 
+def console_section(data: dict[str, Any], charts: Charts) -> list[str]:
+    pages = data["pages"]
+    slowest = max(pages, key=lambda name: pages[name]["page_ms"])
+    lines = [
+        f"**Slowest console page: {slowest}, {number(pages[slowest]['page_ms'])} ms** "
+        f"({ratio(pages[slowest]['page_ms'], data['healthz_ms'])} the console's /healthz).",
+        "",
+    ]
+    lines += table(
+        ["page", "page median ms", "API median ms", "page × API", "page × /healthz"],
+        [
+            [
+                name,
+                row["page_ms"],
+                row["api_ms"] if row["api_ms"] is not None else "–",
+                ratio(row["page_ms"], row["api_ms"]) if row["api_ms"] else "–",
+                ratio(row["page_ms"], data["healthz_ms"]),
+            ]
+            for name, row in pages.items()
+        ],
+    )
+    drawing, (axes,) = figure(width=7)
+    bars(axes, list(pages), [row["page_ms"] for row in pages.values()], "ms (median)", [False] * len(pages))
+    lines.append(charts.save("console", "Console pages: median time to answer", drawing))
+    return lines
+
+
 SECTIONS: dict[str, tuple[str, Callable[[dict[str, Any], Charts], list[str]]]] = {
     "startup": ("Start-up", startup_section),
     "seed": ("Seeding", seed_section),
@@ -306,6 +333,7 @@ SECTIONS: dict[str, tuple[str, Callable[[dict[str, Any], Charts], list[str]]]] =
     "conformance": ("Conformance suite", conformance_section),
     "loadtest": ("Load test", loadtest_section),
     "soak": ("Soak", soak_section),
+    "console": ("Console pages", console_section),
 }
 
 

@@ -20,6 +20,7 @@ scenarios    --repeat 3                                           --repeat 1
 conformance  --repeat 3                                           --repeat 1
 loadtest     (its own defaults)                                   --quick
 soak         --minutes 10                                         --quick (one minute)
+console      --repeat 30                                          --repeat 5
 ===========  ===================================================  ======================================
 
 The defaults take about 15 minutes on two cores before loadtest (estimated from the rates of a quick
@@ -124,6 +125,7 @@ BENCHMARKS = (
     Benchmark("conformance", "--repeat 3", "--repeat 1"),
     Benchmark("loadtest", "", "--quick"),
     Benchmark("soak", "--minutes 10", "--quick"),
+    Benchmark("console", "--repeat 30", "--repeat 5"),
 )
 NAMES = [benchmark.name for benchmark in BENCHMARKS]
 
