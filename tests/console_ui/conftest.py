@@ -4,8 +4,8 @@ the page's CSRF token (the real-browser tests are in tests/browser/)."""
 from __future__ import annotations
 
 import re
-from html import unescape
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 
 import pytest

@@ -110,7 +110,9 @@ def test_the_journal_lists_the_newest_first_and_filters_like_the_api(
     assert [e["path"] for e in entries(console, fault_fired="true")] == ["/t/acme/broken"]
     assert [e["path"] for e in entries(console, fault_fired="false")][-1] == "/t/acme/courses/2"
     faulted = html.unescape(text_of(ui.page(f"/tenants/acme/journal/{stored[-1]['id']}").text))
-    assert f"The fault that fired Rule rule {rule['id']} “inbox down” Kind respond Effect status 503" in faulted
+    assert (
+        f"The fault that fired Rule rule {rule['id']} “inbox down” Kind respond Effect status 503" in faulted
+    )
     assert '"path": "/broken"' in faulted and "Status 503" in faulted
     filtered = ui.page("/tenants/acme/journal?app=lms&fault_fired=true").text
     assert 'data-live-tail="/tenants/acme/journal/rows?app=lms&amp;fault_fired=true"' in filtered

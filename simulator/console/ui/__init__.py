@@ -1,10 +1,10 @@
 """The console's web UI: server-rendered pages over the control plane, at the console's root.
 
 Pages live in one module per area (``tenants``, ``members``, ``orders``, ``writeback``, ``journal``,
-``faults``, ``settings``, ``runs``), each adding routes to the one blueprint in :mod:`.blueprint`. Every page reads
-what a control-API (or AMS/LMS API) call returns, through the same service functions; the UI adds no
-capability of its own. Pages work without JavaScript; ``static/console.js`` only adds copy buttons,
-the journal's live tail and nothing else.
+``faults``, ``settings``, ``runs``), each adding routes to the one blueprint in :mod:`.blueprint`.
+Every page reads what a control-API (or AMS/LMS API) call returns, through the same service functions;
+the UI adds no capability of its own. Pages work without JavaScript; ``static/console.js`` only adds
+copy buttons and the journal's live tail.
 """
 
 from __future__ import annotations
