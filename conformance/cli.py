@@ -19,7 +19,7 @@ from conformance.harness.target import LoadedTarget, TargetFileError, load_targe
 from conformance.suites import load_suite, suite_names
 from simulator.config import SandboxConfig, load_config
 from simulator.core.errors import SandboxError
-from simulator.scenario.client import ApiError, SandboxClient
+from simulator.scenario.client import ApiError, SandboxClient, call_failure
 from simulator.scenario.target import TargetOptions, sandbox_target, target_options
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _prepared_tenant(config: SandboxConfig, tenant: str) -> str:
             "so that the tenant exists."
         )
     except (ApiError, httpx.HTTPError) as exc:
-        return f"The tenant {tenant} could not be created: {exc}"
+        return f"The tenant {tenant} could not be created: {call_failure(exc)}"
 
 
 @certify.command("schema")
@@ -159,7 +159,7 @@ def history_command(ctx: click.Context, limit: int, target: TargetOptions) -> No
     except SandboxError as exc:
         raise CertifyProblem(exc.message) from exc
     except (ApiError, httpx.HTTPError) as exc:
-        raise CertifyProblem(f"The sandbox did not answer as expected: {exc}") from exc
+        raise CertifyProblem(f"The sandbox did not answer as expected: {call_failure(exc)}") from exc
     if not runs:
         click.echo("No conformance runs yet.")
     for run in runs:
@@ -180,7 +180,9 @@ def _store(client: SandboxClient, report: RunReport) -> None:
     try:
         stored = client.store_conformance_run(report.to_json())
     except (ApiError, httpx.HTTPError) as exc:
-        click.echo(click.style(f"  the run could not be kept in the console: {exc}", fg="yellow"))
+        click.echo(
+            click.style(f"  the run could not be kept in the console: {call_failure(exc)}", fg="yellow")
+        )
         return
     click.echo(f"  stored as run {stored['id']} ({client.console_url}/api/conformance-runs/{stored['id']})")
 
@@ -268,7 +270,7 @@ def _suite_command(suite_name: str) -> click.Command:
         except TargetUnusable as exc:
             raise CertifyProblem(exc.message) from exc
         except (ApiError, httpx.HTTPError) as exc:
-            raise CertifyProblem(f"The sandbox did not answer as expected: {exc}") from exc
+            raise CertifyProblem(f"The sandbox did not answer as expected: {call_failure(exc)}") from exc
         except SandboxError as exc:
             raise CertifyProblem(exc.message) from exc
         _write_reports(report, junit, json_path, html)

@@ -41,7 +41,7 @@ from loadtests.profile import Finished, Profile
 from loadtests.profiles import load_profile, profile_names
 from simulator.config import load_config
 from simulator.core.errors import SandboxError, ValidationFailed
-from simulator.scenario.client import ApiError, SandboxClient, TenantClient
+from simulator.scenario.client import ApiError, SandboxClient, TenantClient, call_failure
 from simulator.scenario.target import (
     TargetOptions,
     free_ports,
@@ -333,7 +333,7 @@ def loadtest(
     except SandboxError as exc:
         raise LoadtestProblem(exc.message) from exc
     except (ApiError, httpx.HTTPError) as exc:
-        raise LoadtestProblem(f"The sandbox did not answer as expected: {exc}") from exc
+        raise LoadtestProblem(f"The sandbox did not answer as expected: {call_failure(exc)}") from exc
     for path, write in ((json_path, reports.json_text), (html_path, reports.html_text)):
         if path is not None:
             path.write_text(write(document), encoding="utf-8")

@@ -7,7 +7,7 @@ environment variables, and explicit overrides (CLI flags, tests).
 Example::
 
     config = load_config(overrides={"ams_port": 9001})
-    config.ams_url  # 'http://127.0.0.1:9001'
+    config.ams_url  # 'http://127.0.0.1:9001'; 'https://127.0.0.1:9001' with tls=True
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,11 @@ class SandboxConfig(BaseModel):
     public_host: str | None = Field(
         None, description="Host name used in URLs the apps hand out (issuers, redirects); default: bind."
     )
+    tls: bool = Field(
+        False,
+        description="Serve the three apps over HTTPS with a certificate from a local CA made once in "
+        "data_dir/tls (`sandbox tls ca` prints it); every URL handed out is then https://.",
+    )
     threads: int = Field(8, ge=1, le=256, description="Request threads per app process (thread workers).")
     worker_class: Literal["gthread", "gevent"] = Field(
         "gthread",
@@ -69,7 +74,8 @@ class SandboxConfig(BaseModel):
         return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
 
     def _url(self, port: int) -> str:
-        return f"http://{self.public_host or self.bind}:{port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.public_host or self.bind}:{port}"
 
     @property
     def console_url(self) -> str:
@@ -99,26 +105,37 @@ class SandboxConfig(BaseModel):
 
 
 def _read_or_create_secret(path: Path) -> str:
-    """The secret kept in ``path``, made on first use; safe when several processes start at once.
+    """The secret kept in ``path``, made on first use (see :func:`read_or_create_file`)."""
 
-    The value is written whole to a private temporary file that is then hard-linked into place: the
-    link either appears complete or fails because another process linked first, whose value wins. No
-    process ever reads a half-written file or crashes on the race.
+    def make() -> bytes:
+        if path.name == "admin_key":
+            return ("sbx_admin_" + secrets.token_urlsafe(24)).encode()
+        return secrets.token_hex(32).encode()
+
+    return read_or_create_file(path, make).decode().strip()
+
+
+def read_or_create_file(path: Path, make: Callable[[], bytes], mode: int = 0o600) -> bytes:
+    """The bytes kept in ``path``, made by ``make()`` on first use; safe when several processes start at once.
+
+    The value is written whole to a private temporary file (created with ``mode``) that is then
+    hard-linked into place: the link either appears complete or fails because another process linked
+    first, whose value wins. No process ever reads a half-written file or crashes on the race.
     """
     if path.exists():
-        return path.read_text().strip()
-    value = "sbx_admin_" + secrets.token_urlsafe(24) if path.name == "admin_key" else secrets.token_hex(32)
+        return path.read_bytes()
+    value = make()
     draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        os.write(fd, value.encode())
+        os.write(fd, value)
         os.fsync(fd)
     finally:
         os.close(fd)
     try:
         os.link(draft, path)
     except FileExistsError:
-        return path.read_text().strip()
+        return path.read_bytes()
     finally:
         draft.unlink()
     return value

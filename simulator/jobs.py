@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import simulator.ams.commerce.catalog_owner  # registers ams.catalog_import
+import simulator.ams.idp.oidc.assertions  # registers the purge of used client assertions as due work
 import simulator.ams.jobs  # registers ams.membership_sweep
 import simulator.core.delivery  # registers outbox delivery as due work
 import simulator.lms.learning.writeback  # noqa: F401 - registers lms.writeback_batch

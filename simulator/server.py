@@ -1,4 +1,5 @@
-"""Serving an app with gunicorn (threads per worker process), as ``sandbox serve`` and ``sandbox up`` do."""
+"""Serving an app with gunicorn (threads per worker process), as ``sandbox serve`` and ``sandbox up`` do;
+over HTTPS with the data folder's certificate when the ``tls`` setting is on (:mod:`simulator.core.tls`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from simulator.config import SandboxConfig
+from simulator.core import tls
 
 
 def create_named_app(name: str, config: SandboxConfig) -> Any:
@@ -56,4 +58,7 @@ def serve_app(name: str, config: SandboxConfig, workers: int = 1) -> None:
         # sandbox on the machine) would race to create and replace it.
         "control_socket_disable": True,
     }
+    files = tls.configure(config)
+    if files is not None:
+        options |= {"certfile": str(files.certificate), "keyfile": str(files.key)}
     _Gunicorn(name, config, options).run()

@@ -12,6 +12,7 @@ from types import FrameType
 
 import simulator.jobs  # noqa: F401 - registers every job kind
 from simulator.config import SandboxConfig
+from simulator.core import tls
 from simulator.core.db import Database
 from simulator.core.jobs import run_all_due_jobs
 
@@ -25,6 +26,7 @@ def run_worker_pass(db: Database) -> int:
 
 def run_worker(config: SandboxConfig, once: bool = False, stop: threading.Event | None = None) -> None:
     """Poll for due work until SIGINT/SIGTERM (or ``stop``); ``once`` runs a single pass."""
+    tls.configure(config)  # deliveries to the sandbox's own https:// apps verify against its CA
     db = Database(config.resolved_database_url)
     stop = stop or threading.Event()
 

@@ -17,6 +17,7 @@ import httpx
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from conformance.broken import create_app
+from simulator.core.tls import client_verify
 
 HOST = "127.0.0.1"
 METADATA_TIMEOUT_SECONDS = 10.0
@@ -45,7 +46,9 @@ def bind_sp(
 
     The IdP metadata is fetched once, now; the SP's base URL is ``http://127.0.0.1:<bound port>``.
     """
-    metadata = httpx.get(idp_metadata_url, timeout=METADATA_TIMEOUT_SECONDS, follow_redirects=True)
+    metadata = httpx.get(
+        idp_metadata_url, timeout=METADATA_TIMEOUT_SECONDS, follow_redirects=True, verify=client_verify()
+    )
     metadata.raise_for_status()
     server = make_server(HOST, port, _not_started, threaded=True, request_handler=OneRequestPerConnection)
     server.daemon_threads = False  # server_close() then waits for the handler threads

@@ -25,7 +25,7 @@ import httpx
 from conformance.harness.checks import MUST, Check, CheckResult, NotJudged, Outcome, Suite
 from simulator import __version__
 from simulator.core.errors import SandboxError
-from simulator.scenario.client import ApiError
+from simulator.scenario.client import ApiError, call_failure
 
 REPORT_VERSION = 1
 
@@ -146,7 +146,7 @@ def run_check(check: Check, world: Any) -> CheckResult:
             check, Outcome.NOT_JUDGED, f"Not judged: {exc.reason}", 0.0, exc.sent, exc.observed
         )
     except (ApiError, httpx.HTTPError) as exc:
-        result = CheckResult(check, Outcome.NOT_JUDGED, f"Not judged: {type(exc).__name__}: {exc}")
+        result = CheckResult(check, Outcome.NOT_JUDGED, f"Not judged: {call_failure(exc)}")
     else:
         outcome = Outcome.PASSED if verdict.passed else Outcome.FAILED
         result = CheckResult(check, outcome, verdict.reason, 0.0, verdict.sent, verdict.observed)

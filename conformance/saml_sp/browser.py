@@ -29,6 +29,8 @@ from conformance.harness.checks import NotJudged, Sent
 from conformance.harness.identity import shows_identity
 from conformance.harness.xmldiff import message_change
 from conformance.saml_sp import messages
+from simulator.core.http_failures import http_failure
+from simulator.core.tls import client_verify
 from simulator.scenario.agent import Form, UserAgent
 
 if TYPE_CHECKING:
@@ -162,7 +164,7 @@ def _sign_on(world: World, agent: UserAgent, member: TestMember, url: str) -> Si
     try:
         landing = agent.journey(url, member.email, member.password, hold=_is_saml_response)
     except httpx.HTTPError as exc:
-        raise NotJudged(f"The sign-on broke off: {type(exc).__name__} {exc}".strip()) from exc
+        raise NotJudged(f"The sign-on broke off: {http_failure(exc)}.") from exc
     seen = requests_seen(world, landing.hops, landing.submitted)
     world.requests.extend(seen)
     if landing.held is None:
@@ -226,7 +228,7 @@ def post_response(
         return Posted(None, elapsed, acs_url, error=f"no answer within {limit:g} s", timed_out=True)
     except httpx.HTTPError as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        return Posted(None, elapsed, acs_url, error=f"{type(exc).__name__}: {exc}".strip())
+        return Posted(None, elapsed, acs_url, error=http_failure(exc))
     elapsed = (time.perf_counter() - started) * 1000
     return Posted(response.status_code, elapsed, str(response.url), response.text)
 
@@ -237,7 +239,7 @@ def probe(world: World, agent: UserAgent) -> Probed:
     try:
         response = agent.http.get(settings.url, follow_redirects=settings.follow_redirects)
     except httpx.HTTPError as exc:
-        return Probed(None, body=f"{type(exc).__name__}: {exc}")
+        return Probed(None, body=http_failure(exc))
     who = []
     if response.status_code == settings.signed_in.status:
         who = [
@@ -251,9 +253,11 @@ def probe(world: World, agent: UserAgent) -> Probed:
 def liveness(world: World) -> tuple[bool, str]:
     """Is the SP still up? Its login URL answers, without a server error, in time."""
     try:
-        response = httpx.get(world.target.sp.login_url, timeout=world.target.timeout_seconds)
+        response = httpx.get(
+            world.target.sp.login_url, timeout=world.target.timeout_seconds, verify=client_verify()
+        )
     except httpx.HTTPError as exc:
-        return False, f"its login URL did not answer afterwards ({type(exc).__name__})"
+        return False, f"its login URL did not answer afterwards ({http_failure(exc)})"
     if response.status_code >= 500:
         return False, f"its login URL answered {response.status_code} afterwards"
     return True, "its login URL still answers"

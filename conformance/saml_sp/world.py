@@ -32,6 +32,8 @@ from conformance.saml_sp.browser import AuthnRequestSeen, SignOn
 from conformance.saml_sp.metadata import MetadataUnusable, SpMetadata, parse_sp_metadata
 from conformance.saml_sp.target import SamlSpTarget
 from simulator.core.certificates import self_signed_rsa
+from simulator.core.http_failures import http_failure
+from simulator.core.tls import client_verify
 from simulator.scenario.agent import UserAgent
 from simulator.scenario.client import ApiError, SandboxClient, TenantClient
 
@@ -188,7 +190,9 @@ def _metadata(target: SamlSpTarget) -> tuple[bytes, str]:
             raise TargetUnusable(f"The SP's metadata file {path} cannot be read ({exc.strerror}).") from exc
     url = str(target.sp.metadata_url)
     try:
-        response = httpx.get(url, timeout=target.timeout_seconds, follow_redirects=True)
+        response = httpx.get(
+            url, timeout=target.timeout_seconds, follow_redirects=True, verify=client_verify()
+        )
     except httpx.HTTPError as exc:
         raise TargetUnusable(f"The SP's metadata at {url} could not be fetched ({_reason(exc)}).") from exc
     if response.status_code != 200:
@@ -201,12 +205,12 @@ def _reason(exc: httpx.HTTPError) -> str:
         return "nothing answers there"
     if isinstance(exc, httpx.TimeoutException):
         return "no answer in time"
-    return str(exc) or type(exc).__name__
+    return http_failure(exc)
 
 
 def _check_login_url(target: SamlSpTarget) -> None:
     try:
-        httpx.get(target.sp.login_url, timeout=target.timeout_seconds)
+        httpx.get(target.sp.login_url, timeout=target.timeout_seconds, verify=client_verify())
     except httpx.HTTPError as exc:
         raise TargetUnusable(
             f"The SP does not answer at its login URL {target.sp.login_url} ({_reason(exc)})."

@@ -30,6 +30,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     config = config or load_config()
     app = build_app("ams", "Sandbox AMS", DESCRIPTION, config, db)
     app.config["SESSION_COOKIE_NAME"] = "sandbox_ams_session"  # the LMS shares the host (ports share cookies)
+    app.config["SESSION_COOKIE_SECURE"] = config.tls  # over https:// only when served so (`--tls`)
     install_root_page(app)
     app.register_api(members_api)
     app.register_api(inbox_api)

@@ -12,7 +12,7 @@ import click
 from conformance import cli as certify_cli
 from loadtests import cli as loadtest_cli
 from simulator import __version__
-from simulator.cli import faults, journal, outbox, reference, servers, tenants
+from simulator.cli import faults, journal, outbox, reference, servers, tenants, tls
 from simulator.cli.common import SandboxGroup
 from simulator.scenario import cli as scenario_cli
 
@@ -48,6 +48,7 @@ for command in (
     journal.journal,
     reference.schema,
     reference.show_config,
+    tls.tls,
     scenario_cli.scenario,
     certify_cli.certify,
     loadtest_cli.loadtest,

@@ -15,6 +15,7 @@ import httpx
 
 from simulator.cli.common import load_settings, open_database, setup_logging
 from simulator.config import ENV_PREFIX, SandboxConfig
+from simulator.core import tls
 from simulator.core.db import Database
 from simulator.supervisor import ChildSpec, CrashLoop, Supervisor
 
@@ -36,6 +37,13 @@ def _server_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 "--data-dir", type=click.Path(file_okay=False), help="Data folder (default ./.sandbox)."
             ),
             click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the data folder)."),
+            click.option(
+                "--tls",
+                is_flag=True,
+                default=None,
+                help="Serve over HTTPS with a certificate from a local CA made once in the data folder "
+                "(`sandbox tls ca` prints it).",
+            ),
             click.option("--threads", type=int, help="Request threads per app (default 8)."),
             click.option(
                 "--worker-class",
@@ -50,7 +58,7 @@ def _server_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _child_env(config: SandboxConfig) -> dict[str, str]:
     """Environment that gives a child process exactly this configuration."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k == tls.CA_BUNDLE_ENV}
     for name, value in config.model_dump().items():
         if value is not None:
             env[ENV_PREFIX + name.upper()] = str(value)
@@ -113,7 +121,7 @@ def _wait_healthy(
         if time.monotonic() > deadline:
             raise click.ClickException(f"Timed out waiting for {', '.join(pending)} to answer.")
         try:
-            if httpx.get(pending[0], timeout=1.0).status_code == 200:
+            if httpx.get(pending[0], timeout=1.0, verify=tls.client_verify()).status_code == 200:
                 pending.pop(0)
                 continue
         except httpx.HTTPError:
@@ -134,6 +142,7 @@ def up(ctx: click.Context, no_demo: bool, workers: int, no_worker: bool, **flags
 
     config = load_settings(ctx, **flags)
     setup_logging(config)
+    tls_files = tls.configure(config)  # before the children fork: they serve these files and trust the CA
     _preload()
     open_database(config).dispose()  # the schema first: the children serve from it
     supervisor = Supervisor(config, child_specs(config, 0 if no_worker else workers))
@@ -157,7 +166,7 @@ def up(ctx: click.Context, no_demo: bool, workers: int, no_worker: bool, **flags
         urls = [f"{url}/healthz" for url in (config.console_url, config.ams_url, config.lms_url)]
         _wait_healthy(urls, supervisor, lambda: stopping)
         if not stopping:
-            _print_banner(config, demo_key, no_demo, 0 if no_worker else workers)
+            _print_banner(config, demo_key, no_demo, 0 if no_worker else workers, tls_files)
         supervisor.run_until_stopped(lambda: stopping)
         click.echo("Stopping the sandbox…")
     except CrashLoop as exc:
@@ -166,7 +175,9 @@ def up(ctx: click.Context, no_demo: bool, workers: int, no_worker: bool, **flags
         supervisor.stop_all()
 
 
-def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool, workers: int) -> None:
+def _print_banner(
+    config: SandboxConfig, demo_key: str | None, no_demo: bool, workers: int, tls_files: tls.TlsFiles | None
+) -> None:
     """What a newcomer needs, printed in full (keys are never cut to fit a terminal)."""
     lines = [
         "",
@@ -184,6 +195,8 @@ def _print_banner(config: SandboxConfig, demo_key: str | None, no_demo: bool, wo
             f"  Demo tenant key        {key}",
             f"  Demo accounts          {PERSONAS_HELP}",
         ]
+    if tls_files is not None:
+        lines.append(f"  HTTPS CA certificate   {tls_files.ca}   (trust it: see `sandbox tls ca`)")
     lines += [f"  Database               {config.resolved_database_url}", "", "Press Ctrl-C to stop."]
     click.echo("\n".join(lines))
 

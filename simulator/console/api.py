@@ -166,7 +166,9 @@ def list_tenants() -> dict[str, Any]:
         return {"tenants": [service.tenant_summary(t) for t in tenants]}
 
 
-@control.post("/tenants", tags=[tenants_tag], responses={201: TenantCreated, 409: Problem, 422: Problem})
+@control.post(
+    "/tenants", tags=[tenants_tag], responses={201: TenantCreated, 403: Problem, 409: Problem, 422: Problem}
+)
 def create_tenant(body: TenantCreate) -> tuple[Any, int, dict[str, str]]:
     """Create and seed a tenant (admin key). The response carries the tenant's API key, once."""
     require_admin()
@@ -281,7 +283,13 @@ def patch_settings(path: TenantPath) -> dict[str, Any]:
         return masked_settings(tenancy.update_settings(session, path.tenant, patch).model_dump(mode="json"))
 
 
-@control.get("/schema/settings", tags=[settings_tag], security=[])
+SETTINGS_SCHEMA_RESPONSE = {
+    "description": "A JSON Schema document (what `TenantSettings` accepts, with defaults).",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
+@control.get("/schema/settings", tags=[settings_tag], security=[], responses={200: SETTINGS_SCHEMA_RESPONSE})
 def get_settings_schema() -> dict[str, Any]:
     """JSON Schema of the settings document."""
     return settings_schema()

@@ -38,4 +38,5 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     app.register_api(conformance_api)
     app.register_api(processes_api)
     install_ui(app)
+    app.config["SESSION_COOKIE_SECURE"] = config.tls  # over https:// only when served so (`--tls`)
     return app

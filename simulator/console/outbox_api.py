@@ -80,6 +80,74 @@ class ReplayResult(BaseModel):
     replayed: int
 
 
+class _MessageFields(BaseModel):
+    id: int = Field(..., description="The message's numeric id (page with `since`).")
+    message_id: str = Field(..., description="Its `webhook-id` header: receivers dedupe on it.")
+    topic: str
+    endpoint: str | None = Field(..., description="The name of the endpoint it goes to.")
+    state: MessageState
+    next_attempt_at: dt.datetime = Field(..., description="When the worker tries next (business time).")
+    last_status: int | None = Field(..., description="HTTP status of the last attempt.")
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    held: bool = Field(..., description="Its endpoint is disabled: it waits, unsent, until enabled.")
+
+
+class AttemptSummary(BaseModel):
+    number: int
+    outcome: str = Field(..., description="delivered, retrying, dead, held, abandoned or superseded.")
+    status: int | None = Field(..., description="HTTP status; null when no answer came.")
+    worker: str | None = Field(..., description="The delivery worker that made the attempt.")
+
+
+class OutboxMessage(_MessageFields):
+    attempts: int = Field(..., description="Delivery attempts made so far.")
+    attempt_history: list[AttemptSummary] = Field(..., description="Its attempts, oldest first.")
+
+
+class OutboxPage(BaseModel):
+    items: list[OutboxMessage]
+    counts: dict[str, int] = Field(..., description="Messages of the tenant per state (all of them).")
+    next_since: int | None = Field(..., description="Pass as `since` for the next page.")
+
+
+class DeliveryAttempt(BaseModel):
+    number: int
+    attempted_at: dt.datetime
+    worker: str | None
+    status: int | None = Field(..., description="HTTP status; null when no answer came (or abandoned).")
+    latency_ms: float | None
+    outcome: str = Field(..., description="delivered, retrying, dead, held, abandoned or superseded.")
+    error: str | None
+    response_snippet: str = Field(..., description="The start of the receiver's answer.")
+
+
+class OutboxMessageDetail(_MessageFields):
+    """A message with its payload and every delivery attempt."""
+
+    payload: Any = Field(..., description="The JSON body sent (the topic decides its shape).")
+    attempts: list[DeliveryAttempt]
+
+
+class WebhookEndpoint(BaseModel):
+    name: str
+    purpose: str = Field(..., description="subscriber, writeback or external.")
+    url: str
+    topics: list[str] = Field(..., description="Topics it takes (empty: all).")
+    enabled: bool
+    disabled_reason: str | None
+    disabled_at: dt.datetime | None
+
+
+class WebhookEndpointCreated(WebhookEndpoint):
+    secret: str = Field(..., description="`whsec_…`: the signing secret, shown only here.")
+
+
+class WebhookEndpointList(BaseModel):
+    endpoints: list[WebhookEndpoint]
+
+
 class ActivityQuery(RequestParameters, _Strict):
     hours: int | None = Field(
         None,
@@ -106,7 +174,7 @@ class OutboxActivity(BaseModel):
     buckets: list[ActivityBucket] = Field(..., description="Oldest first, at most 25; the last holds `now`.")
 
 
-@outbox_api.get("/tenants/<tenant>/outbox", tags=[outbox_tag], responses={200: None, 422: Problem})
+@outbox_api.get("/tenants/<tenant>/outbox", tags=[outbox_tag], responses={200: OutboxPage, 422: Problem})
 def list_outbox(path: TenantPath, query: OutboxQuery) -> dict[str, Any]:
     """Messages oldest first after `since`, filtered by state and topic, with counts per state."""
     tenant_id = authorized_tenant_id(path.tenant)
@@ -125,7 +193,9 @@ def outbox_activity(path: TenantPath, query: ActivityQuery) -> dict[str, Any]:
         return outbox.delivery_activity(session, tenant_id, query.hours)
 
 
-@outbox_api.get("/tenants/<tenant>/outbox/<int:message_id>", tags=[outbox_tag], responses={200: None})
+@outbox_api.get(
+    "/tenants/<tenant>/outbox/<int:message_id>", tags=[outbox_tag], responses={200: OutboxMessageDetail}
+)
 def get_message(path: MessagePath) -> dict[str, Any]:
     """One message with its payload and every delivery attempt (status, latency, response snippet)."""
     tenant_id = authorized_tenant_id(path.tenant)
@@ -153,7 +223,7 @@ def replay_dead(path: TenantPath) -> dict[str, Any]:
         return {"replayed": outbox.replay(session, tenant_id)}
 
 
-@outbox_api.get("/tenants/<tenant>/endpoints", tags=[outbox_tag], responses={200: None})
+@outbox_api.get("/tenants/<tenant>/endpoints", tags=[outbox_tag], responses={200: WebhookEndpointList})
 def list_endpoints(path: TenantPath) -> dict[str, Any]:
     """The tenant's webhook endpoints (secrets are not shown)."""
     tenant_id = authorized_tenant_id(path.tenant)
@@ -161,7 +231,9 @@ def list_endpoints(path: TenantPath) -> dict[str, Any]:
         return {"endpoints": outbox.list_endpoints(session, tenant_id)}
 
 
-@outbox_api.post("/tenants/<tenant>/endpoints", tags=[outbox_tag], responses={201: None, 422: Problem})
+@outbox_api.post(
+    "/tenants/<tenant>/endpoints", tags=[outbox_tag], responses={201: WebhookEndpointCreated, 422: Problem}
+)
 def add_subscriber(path: TenantPath, body: EndpointCreate) -> Any:
     """Add a subscriber endpoint (e.g. for `credit.recorded`); returns its signing secret once."""
     tenant_id = authorized_tenant_id(path.tenant)
@@ -173,7 +245,9 @@ def add_subscriber(path: TenantPath, body: EndpointCreate) -> Any:
     return created(document, f"/api/tenants/{tenant_id}/endpoints/{body.name}")
 
 
-@outbox_api.post("/tenants/<tenant>/endpoints/<name>/enable", tags=[outbox_tag], responses={200: None})
+@outbox_api.post(
+    "/tenants/<tenant>/endpoints/<name>/enable", tags=[outbox_tag], responses={200: WebhookEndpoint}
+)
 def enable_endpoint(path: EndpointPath) -> dict[str, Any]:
     """Enable an endpoint again (e.g. after a 410 disabled it); its held messages go out."""
     tenant_id = authorized_tenant_id(path.tenant)
@@ -181,7 +255,9 @@ def enable_endpoint(path: EndpointPath) -> dict[str, Any]:
         return outbox.endpoint_json(outbox.set_endpoint_enabled(session, tenant_id, path.name, True))
 
 
-@outbox_api.post("/tenants/<tenant>/endpoints/<name>/disable", tags=[outbox_tag], responses={200: None})
+@outbox_api.post(
+    "/tenants/<tenant>/endpoints/<name>/disable", tags=[outbox_tag], responses={200: WebhookEndpoint}
+)
 def disable_endpoint(path: EndpointPath, body: DisableBody) -> dict[str, Any]:
     """Disable an endpoint: its messages are held, not sent, until it is enabled."""
     tenant_id = authorized_tenant_id(path.tenant)

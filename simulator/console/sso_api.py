@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from flask import request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulator.ams.idp import keys, registry
 from simulator.ams.idp.oidc import clients
+from simulator.ams.idp.saml.metadata import invalid_metadata
 from simulator.ams.idp.saml.minting import MintRequest, mint_response
+from simulator.core.errors import SandboxError, ValidationFailed, validation_failed_from_pydantic
 from simulator.core.tenancy import get_tenant, tenant_settings
 from simulator.core.web import (
     Problem,
@@ -24,6 +27,7 @@ from simulator.core.web import (
     created,
     database,
     no_content,
+    validated_body,
 )
 
 keys_tag = Tag(name="sso keys", description="Each tenant's IdP signing keys and their rotation")
@@ -139,14 +143,62 @@ def retire_previous_key(path: TenantPath) -> dict[str, Any]:
         return {"keys": keys.retire_previous_key(session, tenant_id)}
 
 
+METADATA_MEDIA_TYPES = ("application/samlmetadata+xml", "application/xml", "text/xml")
+"""Content types of a body that is the SP's metadata document itself (the first is SAML metadata's own)."""
+BODY_MEDIA_TYPES = (
+    "Send the SP's metadata document (Content-Type: application/samlmetadata+xml) or a JSON object "
+    "(Content-Type: application/json)."
+)
+
+
+def _service_provider_body() -> ServiceProviderCreate:
+    """The JSON body, or a metadata document sent as it is, with every option at its default."""
+    if request.mimetype not in METADATA_MEDIA_TYPES:
+        if request.is_json or not request.get_data():
+            return validated_body(ServiceProviderCreate)
+        raise SandboxError(BODY_MEDIA_TYPES, code="unsupported_media_type", http_status=415)
+    if request.args:
+        raise ValidationFailed(
+            "A metadata document is registered with the default options; to set "
+            f"{', '.join(sorted(request.args))}, send a JSON object (Content-Type: application/json).",
+            code="options_need_json",
+        )
+    try:
+        document = request.get_data().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise invalid_metadata("The metadata is not UTF-8 text.") from exc
+    if not document.strip():
+        raise invalid_metadata(f"The request body is empty. {BODY_MEDIA_TYPES}")
+    try:
+        return ServiceProviderCreate(metadata_xml=document)
+    except ValidationError as exc:
+        raise validation_failed_from_pydantic(exc) from exc
+
+
 @sso_api.post(
     "/tenants/<tenant>/saml/service-providers",
     tags=[saml_tag],
-    responses={201: ServiceProviderOut, 422: Problem},
+    responses={201: ServiceProviderOut, 415: Problem, 422: Problem},
+    openapi_extensions={
+        "requestBody": {
+            "description": "A JSON object, or the SP's metadata document itself: then `sign`, "
+            "`encrypt_assertion` and `attributes` take their defaults (send JSON to set them).",
+            "required": True,
+            "content": {
+                "application/json": {"schema": ServiceProviderCreate.model_json_schema()},
+                **{media_type: {"schema": {"type": "string"}} for media_type in METADATA_MEDIA_TYPES},
+            },
+        }
+    },
 )
-def register_service_provider(path: TenantPath, body: ServiceProviderCreate) -> Any:
-    """Register an SP (or replace the one with the same entityID) from its metadata."""
+def register_service_provider(path: TenantPath) -> Any:
+    """Register an SP (or replace the one with the same entityID) from its metadata.
+
+    `curl --data-binary @metadata.xml -H 'Content-Type: application/samlmetadata+xml'` registers the
+    document as it is, with the defaults; a JSON body sets the options too.
+    """
     tenant_id = authorized_tenant_id(path.tenant)
+    body = _service_provider_body()
     metadata_xml = body.metadata_xml if body.metadata_xml is not None else ""
     if body.metadata_url is not None:
         metadata_xml = registry.fetch_metadata(body.metadata_url)

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -228,3 +229,16 @@ def alembic_config(database: Database) -> Any:
     config.set_main_option("sqlalchemy.url", database.url.replace("%", "%%"))
     config.attributes["engine"] = database.engine
     return config
+
+
+def serialize_in_transaction(session: Session, *name: str) -> None:
+    """Hold a lock named by ``name`` until the transaction ends, so concurrent transactions that would
+    read-then-insert the same thing take turns. SQLite's write transactions already hold the database
+    lock (``BEGIN IMMEDIATE``); on PostgreSQL this is a transaction-level advisory lock on a stable
+    64-bit key derived from ``name``. The unique constraint behind it stays the last guard."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(":".join(name).encode()).digest()
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)}
+    )

@@ -41,11 +41,13 @@ from sqlalchemy.orm import Session
 
 from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
+from simulator.core.http_failures import http_failure
 from simulator.core.jobs import register_due_work
 from simulator.core.models import Tenant
 from simulator.core.outbox import next_retry_delay, retry_after_seconds
 from simulator.core.outbox_models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simulator.core.settings import RetryPolicy, TenantSettings
+from simulator.core.tls import client_verify
 from simulator.core.webhooks import sign_headers
 
 log = logging.getLogger(__name__)
@@ -223,7 +225,7 @@ def post_message(client: httpx.Client, message: Claimed) -> Answer:
         response = client.post(message.url, content=message.body, headers=headers)
     except httpx.HTTPError as exc:
         latency = (time.perf_counter() - started) * 1000
-        return Answer(None, latency, error=f"{type(exc).__name__}: {exc}"[:SNIPPET_CHARS])
+        return Answer(None, latency, error=http_failure(exc))
     latency = (time.perf_counter() - started) * 1000
     return Answer(
         response.status_code,
@@ -325,7 +327,7 @@ def deliver_due_messages(
     if not claimed:
         return None
     outcomes: dict[str, int] = {}
-    with httpx.Client(timeout=policy.timeout_seconds) as client:
+    with httpx.Client(timeout=policy.timeout_seconds, verify=client_verify()) as client:
         if len(claimed) == 1:
             results = [_deliver_one(db, client, claimed[0], policy, simulated)]
         else:

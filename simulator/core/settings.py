@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from simulator.core.errors import ValidationFailed, validation_failed_from_pydantic
 from simulator.core.value_formats import validate_format
 
+SECRET_MASK = "[redacted]"  # noqa: S105 - the mask shown in place of a secret
+MIN_ENDPOINT_SECRET = 16
+
 SsoProtocol = Literal["saml", "oidc", "token"]
 WRITEBACK_TRIGGERS = (
     "course.completed",
@@ -198,7 +201,21 @@ class WritebackRule(_Section):
 
 class ExternalEndpoint(_Section):
     url: str = Field(..., pattern=r"^https?://", max_length=2000)
-    secret: str = Field(..., min_length=16, max_length=200)
+    secret: str = Field(
+        ...,
+        max_length=200,
+        description=f"The signing secret, at least {MIN_ENDPOINT_SECRET} characters; write-only: the API "
+        f"shows it as `{SECRET_MASK}`.",
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        # checked here, not as minLength in the schema: the schema also describes the settings the API
+        # shows, where the secret reads as the (shorter) mask
+        if len(value) < MIN_ENDPOINT_SECRET:
+            raise ValueError(f"a secret has at least {MIN_ENDPOINT_SECRET} characters")
+        return value
 
 
 class AmsAction(_Section):
@@ -330,9 +347,6 @@ def settings_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Tenant settings"
     return schema
-
-
-SECRET_MASK = "[redacted]"  # noqa: S105 - the mask shown in place of a secret
 
 
 def masked_settings(document: Any) -> Any:

@@ -212,8 +212,10 @@ def render_format(value_format: str, context: dict[str, Any]) -> dict[str, Any]:
         record = _render_value(template, context)
     except TemplateError as exc:
         raise ValueError(f"template error: {exc.message or exc}") from exc
-    except (TypeError, ValueError, ArithmeticError, AttributeError, LookupError) as exc:
-        raise ValueError(f"template error: {type(exc).__name__}: {exc}") from exc
+    except LookupError as exc:
+        raise ValueError(f"template error: the template looks up {exc}, which is not there") from exc
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        raise ValueError(f"template error: {exc}") from exc
     json.dumps(record)
     return record
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -38,6 +38,8 @@ from simulator.core.models import Tenant
 from simulator.core.tenancy import Principal, authenticate, authorize_tenant, tenant_not_found
 
 log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 BEARER_SECURITY = {"bearer": {"type": "http", "scheme": "bearer", "description": "Admin or tenant API key"}}
 
@@ -193,13 +195,33 @@ def _validation_error(exc: ValidationError) -> Response:
     return problem_response(validation_failed_from_pydantic(exc))
 
 
+def validated_body(model: type[ModelT]) -> ModelT:
+    """The request's JSON body as ``model``, refused as a declared ``body`` is (415, 400 or 422).
+
+    For a view that also takes a body other than JSON, and so cannot declare ``body`` (flask-openapi3
+    refuses every other content type before the view runs).
+    """
+    try:
+        return model.model_validate(request.get_json(silent=True))
+    except ValidationError as exc:
+        abort(_validation_error(exc))
+
+
+def _refuse_unknown_tenant() -> None:
+    """A ``/t/{tenant}`` URL of a tenant that does not exist is a 404, whatever its route and method.
+
+    Runs before routing errors are raised, so a method a route does not take (405), a path no route has
+    and Flask's own ``OPTIONS`` answer all give way to :func:`tenant_not_found_response`. The tenant is
+    the one the middleware read, so this costs no query for a tenant that exists.
+    """
+    target = split_tenant_path(request.path)
+    if target is not None and request_tenant(request.environ, database(), target[0]) is None:
+        abort(tenant_not_found_response(target[0]))
+
+
 def _handle_http_exception(exc: HTTPException) -> Response:
     if exc.response is not None:  # already a response (e.g. abort(validation_error_callback(...)))
         return exc.response
-    if exc.code == 404:
-        target = split_tenant_path(request.path)
-        if target is not None and request_tenant(request.environ, database(), target[0]) is None:
-            return tenant_not_found_response(target[0])
     code = (exc.name or "error").lower().replace(" ", "_")
     return problem_response(SandboxError(exc.description or exc.name, code=code, http_status=exc.code or 500))
 
@@ -236,6 +258,7 @@ def build_app(
     app.extensions["sandbox"] = AppState(
         name=name, config=config, db=db, admin_key=config.effective_admin_key(), title=title
     )
+    app.before_request(_refuse_unknown_tenant)
     app.register_error_handler(SandboxError, problem_response)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)

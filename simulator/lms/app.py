@@ -21,6 +21,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     config = config or load_config()
     app = build_app("lms", "Sandbox LMS", DESCRIPTION, config, db)
     app.config["SESSION_COOKIE_NAME"] = "sandbox_lms_session"  # the AMS shares the host (ports share cookies)
+    app.config["SESSION_COOKIE_SECURE"] = config.tls  # over https:// only when served so (`--tls`)
     install_root_page(app)
     register_blueprints(app, sso_pages)
     register_blueprints(app, learning_api)

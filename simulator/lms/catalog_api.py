@@ -30,6 +30,8 @@ from simulator.core.webhooks import WebhookVerificationError, verify
 from simulator.lms.commerce.models import AmsLink
 from simulator.lms.learning.models import Course
 from simulator.lms.learning.service import course_json, list_courses
+from simulator.lms.learning.views import Course as CourseOut
+from simulator.lms.learning.views import CourseList
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 PUBLISH_TOPIC = "catalog.course.published"
@@ -50,6 +52,12 @@ class CourseFields(BaseModel):
     pass_mark: float | None = Field(None, ge=0, le=100)
     attendance_threshold_minutes: int | None = Field(None, ge=0, le=24 * 60)
     duration_minutes: int | None = Field(None, ge=1, le=100 * 60)
+
+
+class CatalogWebhookResult(BaseModel):
+    webhook_id: str
+    result: Literal["created", "updated"]
+    course: CourseOut
 
 
 class CourseCodePath(TenantPath):
@@ -98,7 +106,7 @@ def _verified(session: Session, tenant_id: str) -> str:
         raise SandboxError(exc.message, code=exc.reason, http_status=401) from exc
 
 
-@catalog_api.put("/courses/<code>", responses={200: None, 201: None, **ERRORS})
+@catalog_api.put("/courses/<code>", responses={200: CourseOut, 201: CourseOut, **ERRORS})
 def put_course(path: CourseCodePath, body: CourseFields) -> Any:
     """Create (201) or update (200) a course by its stable code; a new course needs a `title`."""
     with database().session() as session:
@@ -108,7 +116,7 @@ def put_course(path: CourseCodePath, body: CourseFields) -> Any:
     return course
 
 
-@catalog_link.post("/webhooks", responses={200: None, **ERRORS})
+@catalog_link.post("/webhooks", responses={200: CatalogWebhookResult, **ERRORS})
 def catalog_webhook(path: TenantPath) -> dict[str, Any]:
     """`catalog.course.published` from the AMS (signed): `{"type", "course": {"code", "title", "kind"}}`."""
     with database().session() as session:
@@ -129,7 +137,7 @@ def catalog_webhook(path: TenantPath) -> dict[str, Any]:
     return {"webhook_id": webhook_id, "result": "created" if is_new else "updated", "course": course}
 
 
-@catalog_link.get("/courses", responses={200: None, **ERRORS})
+@catalog_link.get("/courses", responses={200: CourseList, **ERRORS})
 def catalog_for_ams(path: TenantPath) -> dict[str, Any]:
     """The catalog for the AMS's import; the request must be signed with the shared purchase secret."""
     with database().read() as session:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import html
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
+
+from simulator.core.tls import client_verify
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +106,16 @@ class Landing:
 
 
 class UserAgent:
-    """One actor's browser: cookies kept across steps, redirects followed, forms submitted."""
+    """One actor's browser: cookies kept across steps, redirects followed, forms submitted; https://
+    verified with ``verify`` (default :func:`client_verify`), never unverified."""
 
-    def __init__(self, actor: str, timeout: float = 30.0) -> None:
+    def __init__(self, actor: str, timeout: float = 30.0, verify: ssl.SSLContext | None = None) -> None:
         self.actor = actor
         self.http = httpx.Client(
-            follow_redirects=True, timeout=timeout, headers={"User-Agent": "sandbox-scenario"}
+            follow_redirects=True,
+            timeout=timeout,
+            headers={"User-Agent": "sandbox-scenario"},
+            verify=verify or client_verify(),
         )
 
     def close(self) -> None:

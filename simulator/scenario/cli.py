@@ -8,7 +8,7 @@ import click
 import httpx
 
 from simulator.config import SandboxConfig, load_config
-from simulator.scenario.client import ApiError
+from simulator.scenario.client import ApiError, call_failure
 from simulator.scenario.loader import LoadedScenario, ScenarioFileError, load_scenario, scenario_files
 from simulator.scenario.packaged import default_folder, find_in_library, library_files
 from simulator.scenario.report import json_report, junit_xml, print_timeline
@@ -121,7 +121,7 @@ def run_command(
                     click.echo(f"  stored as run {stored['id']} ({run_url})")
                 results.append(result)
     except (ApiError, httpx.HTTPError) as exc:
-        raise click.ClickException(f"The sandbox did not answer as expected: {exc}") from exc
+        raise click.ClickException(f"The sandbox did not answer as expected: {call_failure(exc)}") from exc
     if junit_path:
         junit_path.write_text(junit_xml(results), encoding="utf-8")
     if json_path:
@@ -204,7 +204,7 @@ def history_command(ctx: click.Context, limit: int, target: TargetOptions) -> No
         with sandbox_target(_config(ctx), start_if_down=False, options=target, apps=("console",)) as client:
             runs = client.scenario_runs(limit)
     except (ApiError, httpx.HTTPError) as exc:
-        raise click.ClickException(f"The sandbox did not answer as expected: {exc}") from exc
+        raise click.ClickException(f"The sandbox did not answer as expected: {call_failure(exc)}") from exc
     if not runs:
         click.echo("No scenario runs yet.")
     for run in runs:

@@ -15,11 +15,14 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from typing import Any
 
 import httpx
 
 from simulator.config import SandboxConfig
+from simulator.core.http_failures import http_failure
+from simulator.core.tls import client_verify
 
 DEFAULT_TIMEOUT = 30.0
 TEST_CARD = {"exp_month": 12, "exp_year": 2099, "cvc": "123"}
@@ -43,6 +46,13 @@ class ApiError(Exception):
         super().__init__(f"{self.method} {self.url} answered {self.status} {self.code}: {detail}".strip())
 
 
+def call_failure(exc: ApiError | httpx.HTTPError) -> str:
+    """Why a call to the sandbox failed, in words: the error it answered, or why no answer came."""
+    if isinstance(exc, ApiError):
+        return str(exc)
+    return f"no answer came ({http_failure(exc)})"
+
+
 def _checked(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise ApiError(response)
@@ -52,16 +62,29 @@ def _checked(response: httpx.Response) -> Any:
 
 
 class SandboxClient:
-    """The control plane (admin or tenant key) plus the AMS and LMS base URLs."""
+    """The control plane (admin or tenant key) plus the AMS and LMS base URLs.
+
+    ``verify`` is the SSL context https:// calls verify with (default :func:`client_verify`: the default
+    trust store plus ``SANDBOX_CA_BUNDLE``); the scenario's user agents use the same one.
+    """
 
     def __init__(
-        self, console_url: str, ams_url: str, lms_url: str, key: str, timeout: float = DEFAULT_TIMEOUT
+        self,
+        console_url: str,
+        ams_url: str,
+        lms_url: str,
+        key: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self.console_url = console_url.rstrip("/")
         self.ams_url = ams_url.rstrip("/")
         self.lms_url = lms_url.rstrip("/")
         self.key = key
-        self.http = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {key}"})
+        self.verify = verify or client_verify()
+        self.http = httpx.Client(
+            timeout=timeout, headers={"Authorization": f"Bearer {key}"}, verify=self.verify
+        )
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> SandboxClient:

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from simulator.core.http_failures import http_failure
 from simulator.scenario.client import ApiError, SandboxClient, TenantClient
 from simulator.scenario.loader import LoadedScenario
 from simulator.scenario.model import Actor, Scenario, StepBase
@@ -197,7 +198,7 @@ def _timed(entry: StepResult, action: Any) -> Any:
     except ApiError as exc:
         entry.ok, entry.error = False, str(exc)
     except httpx.HTTPError as exc:
-        entry.ok, entry.error = False, f"HTTP error: {type(exc).__name__}: {exc}"
+        entry.ok, entry.error = False, f"the sandbox did not answer: {http_failure(exc)}"
     entry.duration_ms = (time.perf_counter() - started) * 1000
     return outcome if entry.ok else None
 

@@ -7,7 +7,11 @@ a remote sandbox would: each of the three apps must answer there, and no tempora
 Otherwise, when nothing answers at the configured console URL, :func:`sandbox_target` starts ``sandbox up
 --no-demo`` on free 127.0.0.1 ports with a temporary data folder (SQLite) and its own admin key, waits
 until the three apps answer, and stops the whole process group afterwards — nothing is left behind.
-Its worker delivers writebacks and webhooks as the configured sandbox's would.
+Its worker delivers writebacks and webhooks as the configured sandbox's would. With the ``tls`` setting
+(or ``up_options=["--tls"]``) it serves HTTPS, and the client it yields trusts its CA.
+
+https:// calls verify with :func:`simulator.core.tls.client_verify`: the default trust store, the
+configured sandbox's CA when ``tls`` is on, and ``SANDBOX_CA_BUNDLE`` (a remote ``--tls`` sandbox's CA).
 
 Example::
 
@@ -38,6 +42,7 @@ import click
 import httpx
 
 from simulator.config import ENV_PREFIX, SandboxConfig
+from simulator.core import tls
 from simulator.core.errors import SandboxError
 from simulator.scenario.client import SandboxClient
 
@@ -47,6 +52,7 @@ START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 20.0
 APPS = ("console", "ams", "lms")
 APP_TITLES = {"console": "console", "ams": "AMS", "lms": "LMS"}
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,8 @@ def sandbox_target(
     which does not.
     """
     options = options or TargetOptions()
+    if config.tls and tls.tls_files(config).ca.exists():  # the configured sandbox's own CA
+        tls.trust(tls.tls_files(config).ca)
     if options.names_a_sandbox:
         urls = {app: getattr(options, f"{app}_url") or getattr(config, f"{app}_url") for app in APPS}
         for app in apps:
@@ -160,7 +168,7 @@ def sandbox_target(
         return
     if not start_if_down:
         raise SandboxError(f"Nothing answers at {config.console_url}: start the sandbox with `sandbox up`.")
-    with temporary_sandbox() as temporary:
+    with temporary_sandbox(up_options=["--tls"] if config.tls else ()) as temporary:
         yield temporary
 
 
@@ -174,11 +182,18 @@ def temporary_sandbox(
 
     ``settings`` are more ``SANDBOX_*`` settings by name (``{"database_url": …}``), ``up_options`` more
     options of ``sandbox up`` (``["--worker-class=gevent"]``): a benchmark uses them to choose the shape.
+    With ``--tls`` among them (or a true ``tls`` setting) it serves HTTPS, and from then on this process
+    trusts its CA (:func:`simulator.core.tls.trust`: held in memory, the folder goes away afterwards).
     """
+    served_tls = "--tls" in up_options or str((settings or {}).get("tls", "")).lower() in TRUE_WORDS
     with tempfile.TemporaryDirectory(prefix="sandbox-scenario-") as folder:
         ports = dict(zip(APPS, free_ports(3), strict=True))
         admin_key = "sbx_admin_" + secrets.token_urlsafe(24)
-        env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(ENV_PREFIX) or key == tls.CA_BUNDLE_ENV
+        }
         env |= {
             f"{ENV_PREFIX}DATA_DIR": str(Path(folder) / "data"),
             f"{ENV_PREFIX}ADMIN_KEY": admin_key,
@@ -201,20 +216,24 @@ def temporary_sandbox(
             process = subprocess.Popen(
                 command, env=env, cwd=folder, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )
-        urls = {app: f"http://127.0.0.1:{port}" for app, port in ports.items()}
-        client = SandboxClient(urls["console"], urls["ams"], urls["lms"], admin_key)
+        scheme = "https" if served_tls else "http"
+        urls = {app: f"{scheme}://127.0.0.1:{port}" for app, port in ports.items()}
+        ca_path = Path(folder) / "data" / tls.TLS_FOLDER / "ca.pem" if served_tls else None
+        client = None
         try:
-            _wait_until_up(process, urls, log_path)
+            _wait_until_up(process, urls, log_path, ca_path)
+            client = SandboxClient(urls["console"], urls["ams"], urls["lms"], admin_key)
             log.info("temporary sandbox up at %s", urls["console"])
             yield client
         finally:
-            client.close()
+            if client is not None:
+                client.close()
             stop_process_group(process)
 
 
 def _answers(console_url: str) -> bool:
     try:
-        return httpx.get(f"{console_url}/healthz", timeout=2.0).status_code == 200
+        return httpx.get(f"{console_url}/healthz", timeout=2.0, verify=tls.client_verify()).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -223,7 +242,7 @@ def _check_app_at(url: str, app: str, given: bool) -> None:
     """Raise a :class:`SandboxError` unless the sandbox's ``app`` answers its health check at ``url``."""
     where = f"--{app}-url" if given else f"the configured {APP_TITLES[app]} URL; give it with --{app}-url"
     try:
-        response = httpx.get(f"{url}/healthz", timeout=5.0)
+        response = httpx.get(f"{url}/healthz", timeout=5.0, verify=tls.client_verify())
     except httpx.HTTPError:
         raise SandboxError(
             f"Nothing answers at {url} ({where}): check the address and that the sandbox there is running."
@@ -245,7 +264,11 @@ def _check_app_at(url: str, app: str, given: bool) -> None:
         raise SandboxError(f"The {APP_TITLES[app]} at {url} ({where}) is up but cannot reach its database.")
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], urls: dict[str, str], log_path: Path) -> None:
+def _wait_until_up(
+    process: subprocess.Popen[bytes], urls: dict[str, str], log_path: Path, ca_path: Path | None
+) -> None:
+    """Wait until the three apps answer; when the sandbox serves HTTPS, trust its CA at ``ca_path`` (from
+    the moment ``up`` made it) in this process."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     pending = list(urls.values())
     while pending:
@@ -255,8 +278,15 @@ def _wait_until_up(process: subprocess.Popen[bytes], urls: dict[str, str], log_p
             )
         if time.monotonic() > deadline:
             raise SandboxError(f"The temporary sandbox did not answer within {START_TIMEOUT_SECONDS:.0f} s.")
+        if ca_path is not None and ca_path.exists():  # `up` links it in whole
+            tls.trust(ca_path)
+            ca_path = None
         try:
-            if httpx.get(f"{pending[0]}/healthz", timeout=1.0).status_code == 200:
+            if (
+                ca_path is None
+                and httpx.get(f"{pending[0]}/healthz", timeout=1.0, verify=tls.client_verify()).status_code
+                == 200
+            ):
                 pending.pop(0)
                 continue
         except httpx.HTTPError:

@@ -103,10 +103,16 @@ def test_an_unknown_tenant_is_a_no_such_tenant_page_for_a_browser(
 
 
 @pytest.mark.parametrize(
+    "accept", ["application/json", "*/*", None, "application/json, text/plain, */*", "text/html;q=0.5, */*"]
+)
+@pytest.mark.parametrize(
     ("app", "path"), [(app, path) for app, paths in GHOST_PAGES.items() for path in paths]
 )
-def test_an_unknown_tenant_is_problem_json_for_a_json_client(ams: Any, lms: Any, app: str, path: str) -> None:
-    response = {"ams": ams, "lms": lms}[app].get(path, headers=JSON_CLIENT)
+def test_an_unknown_tenant_is_problem_json_for_a_json_client(
+    ams: Any, lms: Any, app: str, path: str, accept: str | None
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    response = {"ams": ams, "lms": lms}[app].get(path, headers=headers)
 
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
@@ -122,6 +128,42 @@ def test_an_unknown_tenants_api_is_problem_json_even_for_a_browser(
 
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "tenant_not_found"
+
+
+WRONG_METHODS = [
+    ("ams", "post", "/t/ghost/"),
+    ("ams", "delete", "/t/ghost/login"),
+    ("ams", "get", "/t/ghost/oidc/token"),
+    ("ams", "put", "/t/ghost/saml/sso"),
+    ("lms", "get", "/t/ghost/saml/acs"),
+    ("lms", "post", "/t/ghost/learning"),
+    ("lms", "options", "/t/ghost/"),
+    ("ams", "options", "/t/ghost/store"),
+]
+"""Requests a route of the path exists for, with a method it does not take (or Flask's own OPTIONS)."""
+
+
+@pytest.mark.parametrize(("app", "method", "path"), WRONG_METHODS)
+def test_an_unknown_tenant_is_a_404_whatever_the_method(
+    ams: Any, lms: Any, app: str, method: str, path: str
+) -> None:
+    client = {"ams": ams, "lms": lms}[app]
+
+    for_json = getattr(client, method)(path, headers=JSON_CLIENT)
+    for_browser = getattr(client, method)(path, headers=BROWSER)
+
+    assert (for_json.status_code, for_json.mimetype) == (404, "application/problem+json")
+    assert for_json.get_json()["code"] == "tenant_not_found"
+    assert (for_browser.status_code, for_browser.mimetype) == (404, "text/html")
+    assert "<h1>No such tenant</h1>" in for_browser.get_data(as_text=True)
+
+
+def test_a_wrong_method_of_a_known_tenant_is_still_a_405(lms: Any, make_tenant: Any) -> None:
+    make_tenant("acme")
+
+    response = lms.get("/t/acme/saml/acs", headers=JSON_CLIENT)
+
+    assert response.status_code == 405 and response.get_json()["code"] == "method_not_allowed"
 
 
 def test_an_unknown_page_of_a_known_tenant_is_still_a_plain_404(ams: Any, make_tenant: Any) -> None:

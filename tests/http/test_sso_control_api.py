@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,27 +91,144 @@ def test_registering_the_same_entity_again_replaces_it(console: Any, tenant: Any
     assert registered_entities(console).count("https://sp.example.org/metadata") == 1
 
 
+ENTITIES_REFUSED = "The metadata declares a DTD or entities, which are not allowed."
+CLASS_NAMES = re.compile(r"\w*(Error|Exception)\b|Errno|<string>")
+"""What a refusal must never show: a class name, an OS error number, lxml's name for its input."""
+
+
+def post_metadata(console: Any, metadata: str, sent_as: str, path: str = SPS) -> Any:
+    """POST ``metadata`` to the registry as a JSON body or as the document itself."""
+    if sent_as == "json":
+        return console.post(path, json={"metadata_xml": metadata}, headers=ADMIN)
+    return console.post(path, data=metadata, headers={**ADMIN, "Content-Type": sent_as})
+
+
+@pytest.mark.parametrize("sent_as", ["json", "application/samlmetadata+xml"])
 @pytest.mark.parametrize(
-    "metadata",
+    ("metadata", "sentence"),
     [
-        "not xml at all",
-        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
-        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
-        '<!ENTITY b "&a;&a;&a;&a;&a;&a;">]><r>&b;</r>',
-        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>',
+        ("not xml at all", "The metadata is not well-formed XML (line 1, column 1)."),
+        (
+            '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x">',
+            "The metadata is not well-formed XML (line 1, column 83).",
+        ),
+        (
+            '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+            ENTITIES_REFUSED,
+        ),
+        (
+            '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;">]><r>&b;</r>',
+            ENTITIES_REFUSED,
+        ),
+        (
+            '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>',
+            "The metadata needs an entityID and an md:SPSSODescriptor.",
+        ),
     ],
+    ids=["not-xml", "unclosed", "external-entity", "entity-expansion", "no-sp-descriptor"],
 )
-def test_bad_metadata_is_a_422_and_changes_nothing(console: Any, tenant: Any, metadata: str) -> None:
+def test_bad_metadata_is_a_422_with_a_plain_sentence_and_changes_nothing(
+    console: Any, tenant: Any, metadata: str, sentence: str, sent_as: str
+) -> None:
     before = console.get(SPS, headers=ADMIN).get_json()
 
-    response = console.post(SPS, json={"metadata_xml": metadata}, headers=ADMIN)
+    response = post_metadata(console, metadata, sent_as)
 
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
-    assert response.get_json()["code"] == "invalid_metadata"
-    assert "root:" not in response.get_data(as_text=True)
+    problem = response.get_json()
+    assert (problem["code"], problem["detail"]) == ("invalid_metadata", sentence)
+    assert problem["errors"] == [{"field": "metadata_xml", "message": sentence}]
+    assert not CLASS_NAMES.search(response.get_data(as_text=True))
     assert console.get(SPS, headers=ADMIN).get_json() == before
     assert console.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["application/samlmetadata+xml", "application/xml", "text/xml"])
+def test_a_metadata_document_posted_as_it_is_registers_with_the_defaults(
+    console: Any, tenant: Any, sp: SamlTestSp, content_type: str
+) -> None:
+    response = post_metadata(console, sp.metadata(), content_type)
+
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["entity_id"] == "https://sp.example.org/metadata"
+    assert body["acs"][0]["location"] == "https://sp.example.org/acs"
+    assert (body["sign"], body["encrypt_assertion"], body["attributes"]) == ("both", False, None)
+    assert response.headers["Location"] == f"{SPS}/{body['id']}"
+    assert "https://sp.example.org/metadata" in registered_entities(console)
+
+
+def test_a_metadata_document_takes_no_options_in_the_query(console: Any, tenant: Any, sp: SamlTestSp) -> None:
+    response = post_metadata(console, sp.metadata(), "application/samlmetadata+xml", f"{SPS}?sign=assertion")
+
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "options_need_json"
+    assert "to set sign, send a JSON object" in response.get_json()["detail"]
+    assert "https://sp.example.org/metadata" not in registered_entities(console)
+
+
+@pytest.mark.parametrize(
+    ("body", "sentence"),
+    [
+        (b"", "The request body is empty."),
+        (
+            "<md:EntityDescriptor>\xe9</md:EntityDescriptor>".encode("latin-1"),
+            "The metadata is not UTF-8 text.",
+        ),
+    ],
+    ids=["empty", "not-utf8"],
+)
+def test_an_unusable_metadata_document_is_a_422(
+    console: Any, tenant: Any, body: bytes, sentence: str
+) -> None:
+    response = console.post(SPS, data=body, headers={**ADMIN, "Content-Type": "application/xml"})
+
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "invalid_metadata"
+    assert response.get_json()["detail"].startswith(sentence)
+
+
+def test_a_body_neither_json_nor_xml_is_a_415_naming_both(console: Any, tenant: Any, sp: SamlTestSp) -> None:
+    response = console.post(  # what `curl --data-binary @metadata.xml` sends without a Content-Type
+        SPS, data=sp.metadata(), headers={**ADMIN, "Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+    assert response.status_code == 415
+    assert response.get_json()["code"] == "unsupported_media_type"
+    assert "application/samlmetadata+xml" in response.get_json()["detail"]
+    assert "application/json" in response.get_json()["detail"]
+
+
+def test_the_json_body_is_still_validated_as_before(console: Any, tenant: Any) -> None:
+    missing = console.post(SPS, headers=ADMIN)
+    not_json = console.post(SPS, data="{", headers={**ADMIN, "Content-Type": "application/json"})
+    both = console.post(
+        SPS, json={"metadata_xml": "<x/>", "metadata_url": "https://x.test/md"}, headers=ADMIN
+    )
+    bad_sign = console.post(SPS, json={"metadata_xml": "<x/>", "sign": "never"}, headers=ADMIN)
+
+    assert (missing.status_code, missing.get_json()["code"]) == (422, "validation_failed")
+    assert (not_json.status_code, not_json.get_json()["code"]) == (400, "invalid_json")
+    assert both.status_code == 422 and "exactly one of" in both.get_json()["detail"]
+    assert bad_sign.status_code == 422 and bad_sign.get_json()["errors"][0]["field"] == "sign"
+
+
+def test_the_openapi_document_offers_json_and_the_metadata_document(console: Any) -> None:
+    operation = console.get("/openapi.json").get_json()["paths"][
+        "/api/tenants/{tenant}/saml/service-providers"
+    ]
+
+    content = operation["post"]["requestBody"]["content"]
+    assert sorted(content) == [
+        "application/json",
+        "application/samlmetadata+xml",
+        "application/xml",
+        "text/xml",
+    ]
+    assert "metadata_xml" in content["application/json"]["schema"]["properties"]
+    assert content["application/samlmetadata+xml"]["schema"] == {"type": "string"}
 
 
 def test_encryption_needs_a_certificate_in_the_metadata(console: Any, tenant: Any) -> None:
@@ -161,6 +279,9 @@ def test_an_unreachable_metadata_url_is_a_422(console: Any, tenant: Any) -> None
 
     assert response.status_code == 422
     assert response.get_json()["code"] == "metadata_unreachable"
+    assert response.get_json()["detail"] == (
+        "Could not fetch the metadata from http://127.0.0.1:9/metadata: the connection was refused."
+    )
 
 
 def test_keys_never_show_the_private_key_and_rotation_is_guarded(console: Any, tenant: Any) -> None:

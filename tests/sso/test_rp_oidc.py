@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -303,3 +305,60 @@ def test_client_credentials_from_settings_are_used_without_registration(oidc_wor
     assert params["client_id"] == ["configured"]
     assert response.status_code == 302
     assert list(oidc_world.op.clients) == ["configured"]
+
+
+def _page_message(response: Any) -> str:
+    """The sentence an SSO page shows (``<p id="message">…</p>``)."""
+    match = re.search(r'<p id="message">([^<]*)</p>', response.get_data(as_text=True))
+    assert match, response.get_data(as_text=True)
+    return html.unescape(match.group(1))
+
+
+def _tampered_signature(world: OidcWorld) -> Any:
+    def tamper(claims: dict[str, Any], _: dict[str, Any]) -> str:
+        header, _, signature = world.op.sign(claims).split(".")
+        return f"{header}.{b64url(json.dumps({**claims, 'sub': 'M6666'}).encode())}.{signature}"
+
+    return tamper
+
+
+@pytest.mark.parametrize(
+    ("hook", "sentence"),
+    [
+        (_tampered_signature, "The ID token's signature does not verify with the provider's keys."),
+        (
+            lambda world: lambda claims, _: _forge({"alg": "none", "typ": "JWT"}, claims),
+            "The ID token's algorithm is refused; RS256 is required.",
+        ),
+        (
+            lambda world: (
+                lambda claims, _: world.op.sign(
+                    {**claims, "exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}
+                )
+            ),
+            "The ID token has expired.",
+        ),
+        (
+            lambda world: lambda claims, _: world.op.sign({**claims, "iss": "https://someone-else.test"}),
+            "The ID token's 'iss' claim is not valid.",
+        ),
+        (
+            lambda world: (
+                lambda claims, _: world.op.sign(
+                    {name: value for name, value in claims.items() if name != "nonce"}
+                )
+            ),
+            "The ID token lacks the 'nonce' claim.",
+        ),
+    ],
+    ids=["bad-signature", "alg-none", "expired", "iss", "no-nonce"],
+)
+def test_a_refused_id_token_is_explained_in_a_sentence(
+    oidc_world: OidcWorld, hook: Any, sentence: str
+) -> None:
+    oidc_world.op.id_token_hook = hook(oidc_world)
+
+    response = oidc_world.login()
+
+    assert_refused(oidc_world, response)
+    assert _page_message(response) == sentence

@@ -31,10 +31,12 @@ from simulator.ams.commerce.seed import _course_prices
 from simulator.core.clock import pinned_clock, tenant_now
 from simulator.core.db import Database
 from simulator.core.errors import Conflict, SandboxError, ValidationFailed
+from simulator.core.http_failures import http_failure
 from simulator.core.jobs import JobContext, daily_at, recurring_job, register_due_work
 from simulator.core.models import ScheduledJob, Tenant
 from simulator.core.outbox import endpoint_by_name, enqueue
 from simulator.core.tenancy import tenant_settings
+from simulator.core.tls import client_verify
 from simulator.core.webhooks import sign_headers
 
 log = logging.getLogger(__name__)
@@ -85,10 +87,10 @@ def fetch_lms_courses(url: str, secret: str) -> list[dict[str, Any]]:
     """The LMS catalog, by a GET signed with the shared secret (outside any transaction); 502 on failure."""
     headers = sign_headers(secret, f"catalog-import:{uuid.uuid4().hex}", b"")
     try:
-        response = httpx.get(url, headers=headers, timeout=IMPORT_TIMEOUT)
+        response = httpx.get(url, headers=headers, timeout=IMPORT_TIMEOUT, verify=client_verify())
     except httpx.HTTPError as exc:
         raise SandboxError(
-            f"The LMS did not answer: {type(exc).__name__}.", code="lms_unavailable", http_status=502
+            f"The LMS did not answer: {http_failure(exc)}.", code="lms_unavailable", http_status=502
         ) from exc
     if response.status_code != 200:
         raise SandboxError(

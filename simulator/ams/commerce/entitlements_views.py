@@ -12,6 +12,7 @@ from flask_openapi3 import Tag
 
 from simulator.ams.commerce.entitlements import entitlements_json
 from simulator.ams.commerce.lms_access import authorize_entitlements_reader
+from simulator.ams.commerce.responses import Entitlements
 from simulator.ams.commerce.schemas import CartPath
 from simulator.ams.service import find_member
 from simulator.core.web import Problem, app_state, current_tenant, database, tenant_blueprint
@@ -22,7 +23,7 @@ entitlements_api = tenant_blueprint("entitlements", __name__, [entitlements_tag]
 
 @entitlements_api.get(
     "/members/<member_id>/entitlements",
-    responses={200: None, 401: Problem, 404: Problem},
+    responses={200: Entitlements, 401: Problem, 404: Problem},
     security=[{"bearer": []}],
 )
 def member_entitlements(path: CartPath) -> dict[str, Any]:

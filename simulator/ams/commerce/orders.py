@@ -13,11 +13,10 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from simulator.ams.commerce import ledger
@@ -30,6 +29,7 @@ from simulator.ams.gateway.service import ChallengeRequired, charge_card, refund
 from simulator.ams.models import Member, Organisation
 from simulator.ams.service import find_member
 from simulator.core.clock import tenant_now
+from simulator.core.db import serialize_in_transaction
 from simulator.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from simulator.core.models import Tenant
 from simulator.core.tenancy import tenant_settings
@@ -106,16 +106,9 @@ def next_order_number(session: Session, tenant_id: str, now: dt.datetime) -> str
     advisory lock per tenant serialises order numbering until commit, so two concurrent checkouts never
     take the same number (the unique ``(tenant_id, number)`` constraint stays the last guard).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _order_lock_key(tenant_id)})
+    serialize_in_transaction(session, "ams-order-number", tenant_id)
     placed = session.scalar(select(func.count()).select_from(Order).where(Order.tenant_id == tenant_id))
     return f"O-{now:%y%m%d}-{(placed or 0) + 1:0{ORDER_SEQUENCE_DIGITS}d}"
-
-
-def _order_lock_key(tenant_id: str) -> int:
-    """A stable signed 64-bit advisory-lock key for the tenant's order numbering."""
-    digest = hashlib.sha256(f"ams-order-number:{tenant_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def require_staff(session: Session, tenant_id: str, staff_member_id: str | None) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from simulator.ams.gateway.models import GatewaySecret, IdempotencyRecord
 from simulator.core.clock import tenant_now
+from simulator.core.db import serialize_in_transaction
 from simulator.core.errors import ValidationFailed
 from simulator.core.models import Tenant
 
@@ -67,8 +68,12 @@ def _check_key(key: str) -> None:
 def find_replay(
     session: Session, tenant: Tenant, scope: str, key: str, digest: str
 ) -> tuple[int, Any] | None:
-    """The stored answer for ``key`` if it was used for this very request; raises when used for another."""
+    """The stored answer for ``key`` if it was used for this very request; raises when used for another.
+
+    Concurrent requests with the same new key take turns until the first one's transaction ends, so the
+    others find its stored answer instead of colliding with it on the unique key."""
     _check_key(key)
+    serialize_in_transaction(session, "idempotency", tenant.id, scope, key)
     record = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.tenant_id == tenant.id,

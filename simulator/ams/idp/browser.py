@@ -19,6 +19,7 @@ from flask import Blueprint, Response, g, make_response, redirect, render_templa
 
 from simulator.ams.idp import web_session
 from simulator.core.errors import SandboxError
+from simulator.core.local_redirects import tenant_path
 from simulator.core.settings import Branding, TenantSettings
 from simulator.core.tenancy import tenant_settings
 from simulator.core.web import app_state, resolve_tenant
@@ -115,8 +116,9 @@ def redirect_to_login(next_url: str, requester: str | None = None) -> Response:
 
 
 def safe_next(value: str | None) -> str:
-    """``value`` when it is a path inside this tenant, else the tenant's home (no open redirect)."""
-    home = f"/t/{tenant_id()}/login/done"
-    if not value or not value.startswith(f"/t/{tenant_id()}/") or "//" in value or "\\" in value:
-        return home
-    return value
+    """``value``'s normalised path when it is inside this tenant, else the tenant's home (no open redirect).
+
+    The check is :func:`simulator.core.local_redirects.tenant_path`: encoded dots or slashes, backslashes,
+    control characters, hosts and schemes are refused; the query string is kept byte for byte.
+    """
+    return tenant_path(tenant_id(), value) or f"/t/{tenant_id()}/login/done"

@@ -1,7 +1,8 @@
-"""Identity-provider tables: signing keys, SAML service providers, OIDC clients, codes and tokens.
+"""Identity-provider tables: signing keys, SAML service providers, OIDC clients, codes, used client
+assertions and tokens.
 
 Keys and registrations describe *who the tenant is* to its partners, so they survive a tenant reset
-(``survives_reset``); codes and tokens are ordinary tenant data and go with a reset.
+(``survives_reset``); codes, used assertions and tokens are ordinary tenant data and go with a reset.
 """
 
 from __future__ import annotations
@@ -98,6 +99,26 @@ class OidcAuthorizationCode(Base):
     access: Mapped[str | None] = mapped_column(String(16))
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OidcClientAssertion(Base):
+    """A ``private_key_jwt`` client assertion already used, by its ``jti`` (RFC 7523 §3, item 7).
+
+    Kept until the assertion can no longer be accepted (its ``exp`` plus the allowed clock skew). The
+    ``jti`` is stored as a SHA-256 digest, so an identifier of any length fits the unique index.
+    """
+
+    __tablename__ = "idp_oidc_client_assertions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "client_id", "jti_digest"),
+        Index("ix_idp_oidc_client_assertions_expires", "tenant_id", "expires_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = tenant_fk()
+    client_id: Mapped[str] = mapped_column(String(100))
+    jti_digest: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class OidcToken(Base):

@@ -20,6 +20,8 @@ from simulator.ams.idp.models import SamlServiceProvider
 from simulator.ams.idp.saml.metadata import parse_sp_metadata
 from simulator.core.clock import wall_now
 from simulator.core.errors import NotFound, ValidationFailed
+from simulator.core.http_failures import http_failure
+from simulator.core.tls import client_verify
 
 SignMode = Literal["assertion", "response", "both"]
 METADATA_FETCH_TIMEOUT_SECONDS = 5.0
@@ -28,13 +30,16 @@ METADATA_FETCH_TIMEOUT_SECONDS = 5.0
 def fetch_metadata(url: str) -> str:
     """GET an SP's metadata document (5 s timeout, 1 MB at most); failures are a 422."""
     try:
-        with httpx.Client(timeout=METADATA_FETCH_TIMEOUT_SECONDS, follow_redirects=False) as client:
+        with httpx.Client(
+            timeout=METADATA_FETCH_TIMEOUT_SECONDS, follow_redirects=False, verify=client_verify()
+        ) as client:
             response = client.get(url)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        reason = http_failure(exc)
         raise ValidationFailed(
-            f"Could not fetch the metadata from {url}: {exc}.",
+            f"Could not fetch the metadata from {url}: {reason}.",
             code="metadata_unreachable",
-            errors=[{"field": "metadata_url", "message": "not reachable"}],
+            errors=[{"field": "metadata_url", "message": reason}],
         ) from exc
     if response.status_code != 200:
         raise ValidationFailed(

@@ -27,6 +27,7 @@ from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
 from simulator.core.errors import BadRequest, NotFound, SandboxError
 from simulator.core.models import Tenant
+from simulator.core.tls import client_verify
 from simulator.core.webhooks import WebhookVerificationError, verify
 from simulator.lms.commerce.models import AmsLink, PurchaseGrant, PurchaseSyncState, PurchaseWebhook
 from simulator.lms.commerce.revoke import revoke_enrollment
@@ -170,7 +171,12 @@ def pull_entitlements(link: AmsLink, tenant_id: str, member_id: str) -> tuple[se
     """The member's entitled course codes (and their version) from the AMS; None when it does not answer."""
     url = f"{link.ams_url}/t/{tenant_id}/api/members/{member_id}/entitlements"
     try:
-        response = httpx.get(url, headers={"Authorization": f"Bearer {link.api_key}"}, timeout=PULL_TIMEOUT)
+        response = httpx.get(
+            url,
+            headers={"Authorization": f"Bearer {link.api_key}"},
+            timeout=PULL_TIMEOUT,
+            verify=client_verify(),
+        )
     except httpx.HTTPError as exc:
         log.warning("tenant %s: entitlements of %s unavailable: %s", tenant_id, member_id, exc)
         return None

@@ -64,6 +64,24 @@ class AttendBody(_Strict):
     minutes: int = Field(..., ge=0, le=24 * 60, description="Minutes the learner attended.")
 
 
+class Course(BaseModel):
+    code: str
+    title: str
+    kind: Literal["course", "webinar"]
+    contact_hours: float
+    credits: float = Field(..., description="What a completion earns (CEU: 10 contact hours make 1).")
+    credit_type: Literal["CLE", "CPE", "CME", "CEU"]
+    pass_mark: float | None = Field(..., description="Courses: the score (percent) that passes.")
+    attendance_threshold_minutes: int | None = Field(
+        ..., description="Webinars: minutes attended that count as attended."
+    )
+    duration_minutes: int
+
+
+class CourseList(BaseModel):
+    courses: list[Course] = Field(..., description="By code.")
+
+
 class Enrollment(BaseModel):
     id: int
     member_id: str
@@ -110,7 +128,7 @@ def _tenant(session: Any) -> Tenant:
     return tenant
 
 
-@learning_api.get("/courses", responses={200: None, **ERRORS})
+@learning_api.get("/courses", responses={200: CourseList, **ERRORS})
 def list_courses(path: TenantPath) -> dict[str, Any]:
     """The catalog: courses and webinars with contact hours, credits, credit type and pass rules."""
     with database().read() as session:

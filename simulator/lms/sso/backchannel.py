@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from simulator.core.http_failures import http_failure
+from simulator.core.tls import client_verify
+
 TIMEOUT_SECONDS = 10.0
 IDLE_SECONDS = 2.0
 """Idle connections older than this are closed rather than reused (gunicorn's keep-alive is 5 s)."""
@@ -87,7 +90,7 @@ class BackChannel:
             data = response.read(MAX_BODY_BYTES + 1)
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
-            raise BackChannelError(str(exc) or type(exc).__name__) from exc
+            raise BackChannelError(http_failure(exc)) from exc
         if len(data) > MAX_BODY_BYTES:
             connection.close()
             raise BackChannelError(f"the response is larger than {MAX_BODY_BYTES} bytes")
@@ -131,7 +134,7 @@ class BackChannel:
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
-            self._tls = ssl.create_default_context()
+            self._tls = client_verify()
         return self._tls
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 
 from simulator.core.errors import SandboxError
+from simulator.core.http_failures import http_failure
+from simulator.core.tls import client_verify
 
 CACHE_SECONDS = 60.0
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
@@ -50,9 +52,11 @@ def fetch_text(url: str, refresh: bool = False) -> str:
         if cached is not None and cached[0] > now:
             return cached[1]
     try:
-        response = httpx.get(url, timeout=TIMEOUT, follow_redirects=False)
+        response = httpx.get(url, timeout=TIMEOUT, follow_redirects=False, verify=client_verify())
     except httpx.HTTPError as exc:
-        raise IdentityProviderUnavailable(f"The identity provider at {url} did not answer: {exc}.") from exc
+        raise IdentityProviderUnavailable(
+            f"The identity provider at {url} did not answer: {http_failure(exc)}."
+        ) from exc
     if response.status_code != 200:
         raise IdentityProviderUnavailable(
             f"The identity provider answered {response.status_code} for {url}; expected 200."

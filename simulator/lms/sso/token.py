@@ -26,7 +26,9 @@ import httpx
 
 from simulator.config import SandboxConfig
 from simulator.core.errors import SandboxError
+from simulator.core.http_failures import http_failure
 from simulator.core.settings import SsoSettings
+from simulator.core.tls import client_verify
 
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 MAX_TOKEN_CHARS = 200
@@ -101,10 +103,15 @@ def redeem(config: SandboxConfig, tenant_id: str, sso: SsoSettings, token: str |
     url = f"{_ams_base(config, tenant_id)}/validate"
     try:
         response = httpx.post(
-            url, data={"token": token}, auth=(service_id, secret), timeout=TIMEOUT, follow_redirects=False
+            url,
+            data={"token": token},
+            auth=(service_id, secret),
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            verify=client_verify(),
         )
     except httpx.HTTPError as exc:
-        raise TokenHandoffUnavailable(f"The AMS at {url} did not answer: {exc}.") from exc
+        raise TokenHandoffUnavailable(f"The AMS at {url} did not answer: {http_failure(exc)}.") from exc
     if response.status_code == 200:
         try:
             body = response.json()

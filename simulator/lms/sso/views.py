@@ -41,6 +41,20 @@ sso_tag = Tag(name="sso", description="Sign-in through the association's identit
 sso_pages = tenant_blueprint("lms_sso", __name__, [sso_tag])
 
 SAML_METADATA_TYPE = "application/samlmetadata+xml"
+METADATA_RESPONSE = {
+    "description": "The SP's SAML 2.0 metadata (an EntityDescriptor).",
+    "content": {SAML_METADATA_TYPE: {"schema": {"type": "string"}}},
+}
+REFUSED_PAGE = {
+    "description": "Sign-in refused (4xx) or the identity provider unavailable (501, 502): an HTML page.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+SIGN_IN_ANSWERS: dict[Any, Any] = {302: None, "4XX": REFUSED_PAGE, 502: REFUSED_PAGE}
+TOKEN_SIGN_IN_ANSWERS: dict[Any, Any] = {**SIGN_IN_ANSWERS, 501: REFUSED_PAGE}  # 501: no credential
+SIGNED_OUT_PAGE = {
+    "description": "Signed out here (no single logout at the IdP): an HTML page.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 class LoginQuery(RequestParameters):
@@ -131,7 +145,7 @@ def _provision(
         raise SsoNotice(title, error) from error
 
 
-@sso_pages.get("/login", responses={302: None})
+@sso_pages.get("/login", responses=TOKEN_SIGN_IN_ANSWERS)
 def login(path: TenantPath, query: LoginQuery) -> Response:
     """Start single sign-on with the tenant's protocol (`sso.protocol`): SAML, OpenID Connect or token."""
     tenant_id = current_tenant().id
@@ -151,7 +165,7 @@ def login(path: TenantPath, query: LoginQuery) -> Response:
         raise SsoNotice("Sign-in is unavailable", error) from error
 
 
-@sso_pages.get("/sso/token/landing", responses={302: None})
+@sso_pages.get("/sso/token/landing", responses=TOKEN_SIGN_IN_ANSWERS)
 def token_landing(path: TenantPath, query: TokenLandingQuery) -> Response:
     """Token hand-off landing: redeem the token over the AMS back channel, provision, sign in."""
     tenant_id = current_tenant().id
@@ -173,14 +187,14 @@ def token_landing(path: TenantPath, query: TokenLandingQuery) -> Response:
     return redirect(safe_return_path(tenant_id, target, config.lms_url), code=302)
 
 
-@sso_pages.get("/saml/metadata", responses={200: None})
+@sso_pages.get("/saml/metadata", responses={200: METADATA_RESPONSE})
 def saml_metadata(path: TenantPath) -> Response:
     """The SP's SAML metadata: entityID (this URL), ACS (HTTP-POST), signing and encryption certificate."""
     xml = sp.service_provider_metadata(database(), app_state().config, current_tenant().id)
     return Response(xml, mimetype=SAML_METADATA_TYPE)
 
 
-@sso_pages.post("/saml/acs", responses={302: None})
+@sso_pages.post("/saml/acs", responses=SIGN_IN_ANSWERS)
 def saml_acs(path: TenantPath) -> Response:
     """Assertion Consumer Service (HTTP-POST binding): validate the response, provision, sign in."""
     tenant_id = current_tenant().id
@@ -200,7 +214,7 @@ def saml_acs(path: TenantPath) -> Response:
     return redirect(safe_return_path(tenant_id, target, config.lms_url), code=302)
 
 
-@sso_pages.get("/oidc/callback", responses={302: None})
+@sso_pages.get("/oidc/callback", responses=SIGN_IN_ANSWERS)
 def oidc_callback(path: TenantPath) -> Response:
     """The redirection endpoint of the code flow: check state, redeem the code, validate, sign in."""
     tenant_id = current_tenant().id
@@ -245,13 +259,13 @@ def _logout() -> Response:
     )
 
 
-@sso_pages.get("/logout", responses={200: None, 302: None})
+@sso_pages.get("/logout", responses={200: SIGNED_OUT_PAGE, 302: None})
 def logout(path: TenantPath) -> Response:
     """Sign out here, then at the IdP when it offers single logout (SAML SLO or OIDC end_session)."""
     return _logout()
 
 
-@sso_pages.post("/logout", responses={200: None, 302: None})
+@sso_pages.post("/logout", responses={200: SIGNED_OUT_PAGE, 302: None})
 def logout_post(path: TenantPath) -> Response:
     """Sign out (POST form, or an IdP's HTTP-POST logout message coming back)."""
     return _logout()

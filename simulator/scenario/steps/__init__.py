@@ -102,7 +102,8 @@ class RunContext:
 
     def agent(self, person: Person) -> UserAgent:
         if person.email not in self.agents:
-            self.agents[person.email] = UserAgent(person.label)
+            verify = self.tenant.sandbox.verify if self.tenant is not None else None
+            self.agents[person.email] = UserAgent(person.label, verify=verify)
         return self.agents[person.email]
 
     def order_number(self, name: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from simulator.core.http_failures import http_failure
 from simulator.scenario.client import ApiError
 from simulator.scenario.model import (
     APPROVED_CARD,
@@ -82,7 +83,7 @@ def checkout(ctx: RunContext, params: Checkout) -> dict[str, Any]:
     except httpx.TransportError as exc:  # the AMS went away mid-request (a kill step, a reset fault)
         if params.error == CONNECTION_LOST:
             return {"refused": CONNECTION_LOST}
-        raise StepFailed(f"the checkout's connection to the AMS broke ({type(exc).__name__})") from exc
+        raise StepFailed(f"the checkout's connection to the AMS broke: {http_failure(exc)}") from exc
     if params.error:
         raise StepFailed(f"the checkout should be refused with {params.error}, but it placed an order")
     ctx.remember_order(params.order, order["number"])

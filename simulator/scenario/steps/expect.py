@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from simulator.core.http_failures import http_failure
 from simulator.scenario import model as m
 from simulator.scenario.client import ApiError
 from simulator.scenario.steps import Person, RunContext, StepFailed, expect_system, step
@@ -250,7 +251,12 @@ def wait_for(ctx: RunContext, params: m.WaitFor) -> dict[str, Any]:
         except (httpx.HTTPError, ApiError) as exc:  # a part of the sandbox restarting: poll again
             if isinstance(exc, ApiError) and exc.status < 500:
                 raise
-            mismatches, observed = [f"the sandbox did not answer ({type(exc).__name__})"], {}
+            answer = (
+                f"answered {exc.status}"
+                if isinstance(exc, ApiError)
+                else f"did not answer: {http_failure(exc)}"
+            )
+            mismatches, observed = [f"the sandbox {answer}"], {}
         if not mismatches:
             return observed
         if time.monotonic() >= deadline:

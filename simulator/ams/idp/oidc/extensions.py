@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -14,8 +13,10 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import bindparam, select
 
 from simulator.ams.idp.models import OidcAuthorizationCode
+from simulator.ams.idp.oidc.assertions import record_assertion
 from simulator.ams.idp.oidc.provider import Client, SignedInUser, current, user_claims
 from simulator.core.prepared import Prepared
+from simulator.core.tls import client_verify
 
 _jose_keys: dict[str, RSAKey] = {}
 
@@ -71,10 +72,6 @@ class TenantOpenIDCode(OpenIDCode):
         return UserInfo(sub=user.member_id, **claims)
 
 
-_used_jtis: dict[tuple[str, str, str], float] = {}
-_jti_lock = threading.Lock()
-
-
 class PrivateKeyJwt(JWTBearerClientAssertion):
     """``private_key_jwt`` client authentication (OIDC Core §9, RFC 7523 §3): aud = token endpoint."""
 
@@ -85,19 +82,17 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return [context.token_endpoint, context.issuer]
 
     def validate_jti(self, claims: Any, jti: str) -> bool:
-        """A ``jti`` is accepted once per client (kept in process until the assertion expires)."""
-        now = time.time()
-        key = (current().tenant_id, str(claims["sub"]), jti)
-        with _jti_lock:
-            for stale in [k for k, exp in _used_jtis.items() if exp < now]:
-                del _used_jtis[stale]
-            if key in _used_jtis:
-                return False
-            _used_jtis[key] = float(claims.get("exp", now + 300))
-        return True
+        """A ``jti`` is accepted once per client, in every process (RFC 7523 §3, item 7).
+
+        It is recorded in the database until the assertion expires (``exp`` plus the clock-skew leeway
+        it is accepted with); see :mod:`simulator.ams.idp.oidc.assertions`.
+        """
+        context = current()
+        valid_until = claims["exp"] + self.leeway
+        return record_assertion(context.db, context.tenant_id, str(claims["sub"]), jti, valid_until)
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
         jwks = client.metadata.get("jwks")
         if jwks is None and client.metadata.get("jwks_uri"):
-            jwks = httpx.get(client.metadata["jwks_uri"], timeout=5.0).json()
+            jwks = httpx.get(client.metadata["jwks_uri"], timeout=5.0, verify=client_verify()).json()
         return KeySet.import_key_set(jwks or {"keys": []})

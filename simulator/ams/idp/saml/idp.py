@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ from simulator.core.db import Database
 from simulator.core.errors import SandboxError
 from simulator.core.prepared import Prepared
 from simulator.core.settings import SsoSettings
+from simulator.core.untrusted_xml import parse_untrusted, saml_message_problem
+
+log = logging.getLogger(__name__)
 
 AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 SERVER_CACHE_SIZE = 64
@@ -172,9 +176,7 @@ class TenantIdp:
         try:
             request = self.server.parse_authn_request(saml_request, binding)
         except Exception as exc:
-            raise SamlRequestRefused(
-                f"The SAML AuthnRequest could not be read: {type(exc).__name__}."
-            ) from exc
+            raise _unreadable(saml_request, binding, "AuthnRequest") from exc
         if request is None or request.message is None:
             raise SamlRequestRefused("The SAML AuthnRequest could not be read.")
         message = request.message
@@ -210,11 +212,9 @@ class TenantIdp:
         """
         try:
             xml = base64.b64decode(saml_request, validate=False)
-            root = safe_parse(xml)
-        except (ValueError, etree.XMLSyntaxError) as exc:
-            raise SamlRequestRefused(
-                f"The SAML AuthnRequest could not be read: {type(exc).__name__}."
-            ) from exc
+            root = parse_untrusted(xml, "The SAMLRequest")
+        except ValueError as exc:  # not base64, or UnreadableXml
+            raise _unreadable(saml_request, BINDING_HTTP_POST, "AuthnRequest") from exc
         issuer = root.findtext(f"{{{SAML_NS}}}Issuer", default="").strip()
         metadata = self.sp_metadata.get(issuer)
         if metadata is None or not metadata.authn_requests_signed:
@@ -322,9 +322,7 @@ class TenantIdp:
         try:
             request = self.server.parse_logout_request(saml_request, binding)
         except Exception as exc:
-            raise SamlRequestRefused(
-                f"The SAML LogoutRequest could not be read: {type(exc).__name__}."
-            ) from exc
+            raise _unreadable(saml_request, binding, "LogoutRequest") from exc
         message = request.message
         _, sp = self._registered_issuer(message)
         if not any(endpoint["binding"] == BINDING_POST for endpoint in sp.slo):
@@ -338,6 +336,13 @@ class TenantIdp:
         if relay_state:
             fields["RelayState"] = relay_state
         return destination, fields
+
+
+def _unreadable(saml_request: str, binding: str, message: str) -> SamlRequestRefused:
+    """The refusal of a SAMLRequest that could not be read, saying why (the library's reason is logged)."""
+    log.info("a SAML %s could not be read", message, exc_info=True)
+    deflated = binding == BINDING_HTTP_REDIRECT
+    return SamlRequestRefused(saml_message_problem(saml_request, "SAMLRequest", deflated, message))
 
 
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"

@@ -12,8 +12,8 @@ from typing import Any
 from lxml import etree
 
 from simulator.ams.idp.keys import ParsedKey
-from simulator.ams.idp.saml.xmlsec_backend import safe_parse
 from simulator.core.errors import ValidationFailed
+from simulator.core.untrusted_xml import UnreadableXml, parse_untrusted
 
 MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -36,7 +36,8 @@ class SpMetadata:
     authn_requests_signed: bool = False
 
 
-def _invalid(message: str) -> ValidationFailed:
+def invalid_metadata(message: str) -> ValidationFailed:
+    """The 422 ``invalid_metadata`` refusal, its message also given for the field ``metadata_xml``."""
     return ValidationFailed(
         message, code="invalid_metadata", errors=[{"field": "metadata_xml", "message": message}]
     )
@@ -51,32 +52,42 @@ def _certificates(descriptor: etree._Element, use: str) -> list[str]:
     return [cert for cert in found if cert]
 
 
+def _index(endpoint: etree._Element) -> int:
+    """An indexed endpoint's ``index`` (SAML metadata 2.0 §2.2.3: an unsigned short)."""
+    index = endpoint.get("index", "0")
+    if not index.isdigit() or int(index) > 65535:
+        raise invalid_metadata(
+            f"The AssertionConsumerService index {index!r} is not a number from 0 to 65535."
+        )
+    return int(index)
+
+
 def parse_sp_metadata(xml: str) -> SpMetadata:
     """The entity id, ACS and SLO endpoints and encryption certificates of an SP's metadata."""
     if len(xml.encode()) > MAX_METADATA_BYTES:
-        raise _invalid("The metadata is larger than 1 MB.")
+        raise invalid_metadata("The metadata is larger than 1 MB.")
     try:
-        root = safe_parse(xml)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise _invalid(f"The metadata is not acceptable XML: {exc}") from exc
+        root = parse_untrusted(xml, "The metadata")
+    except UnreadableXml as exc:
+        raise invalid_metadata(str(exc)) from exc
     if root.tag != f"{{{MD_NS}}}EntityDescriptor":
-        raise _invalid("The metadata must be one md:EntityDescriptor.")
+        raise invalid_metadata("The metadata must be one md:EntityDescriptor.")
     entity_id = root.get("entityID")
     descriptor = root.find(f"{{{MD_NS}}}SPSSODescriptor")
     if not entity_id or descriptor is None:
-        raise _invalid("The metadata needs an entityID and an md:SPSSODescriptor.")
+        raise invalid_metadata("The metadata needs an entityID and an md:SPSSODescriptor.")
     acs = [
         {
             "binding": element.get("Binding"),
             "location": element.get("Location"),
-            "index": int(element.get("index", "0")),
+            "index": _index(element),
             "is_default": element.get("isDefault") == "true",
         }
         for element in descriptor.findall(f"{{{MD_NS}}}AssertionConsumerService")
         if element.get("Location")
     ]
     if not any(endpoint["binding"] == BINDING_POST for endpoint in acs):
-        raise _invalid("The SP has no AssertionConsumerService with the HTTP-POST binding.")
+        raise invalid_metadata("The SP has no AssertionConsumerService with the HTTP-POST binding.")
     slo = [
         {"binding": element.get("Binding"), "location": element.get("Location")}
         for element in descriptor.findall(f"{{{MD_NS}}}SingleLogoutService")

@@ -40,8 +40,10 @@ from simulator.config import SandboxConfig
 from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError
+from simulator.core.http_failures import http_failure
 from simulator.core.prepared import Prepared
 from simulator.core.settings import SsoSettings
+from simulator.core.tls import client_verify
 from simulator.lms.sso.backchannel import BACK_CHANNEL, BackChannelError, BackChannelResponse
 from simulator.lms.sso.models import OidcClientRegistration
 from simulator.lms.sso.oidc.tokens import validate_id_token
@@ -143,9 +145,11 @@ def _register(config: SandboxConfig, tenant_id: str, endpoint: str, redirect_uri
         "scope": SCOPES,
     }
     try:
-        response = httpx.post(endpoint, json=body, timeout=TIMEOUT)
+        response = httpx.post(endpoint, json=body, timeout=TIMEOUT, verify=client_verify())
     except httpx.HTTPError as exc:
-        raise IdentityProviderUnavailable(f"Client registration at {endpoint} failed: {exc}.") from exc
+        raise IdentityProviderUnavailable(
+            f"Client registration at {endpoint} failed: {http_failure(exc)}."
+        ) from exc
     if response.status_code not in (200, 201):
         raise IdentityProviderUnavailable(
             f"Client registration at {endpoint} answered {response.status_code}; expected 201."

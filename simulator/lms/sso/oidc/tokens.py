@@ -15,18 +15,30 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingAlgorithmError,
+    MissingClaimError,
+    UnsupportedAlgorithmError,
+)
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from simulator.core.caching import BoundedCache
 from simulator.core.errors import SandboxError
 from simulator.lms.sso.remote import fetch_text, json_object
+
+log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = ["RS256"]
 KEY_SET_CACHE_SIZE = 16
@@ -48,7 +60,10 @@ def _key_set(jwks_uri: str, refresh: bool) -> KeySet:
         try:
             key_set = KeySet.import_key_set(json_object(jwks_uri, text))  # type: ignore[arg-type]
         except (JoseError, ValueError, KeyError) as exc:
-            raise IdTokenRejected(f"The provider's JWKS at {jwks_uri} is not usable: {exc}.") from exc
+            log.info("the JWKS at %s is not usable", jwks_uri, exc_info=True)
+            raise IdTokenRejected(
+                f"The provider's JWKS at {jwks_uri} is not a usable JSON Web Key Set."
+            ) from exc
         _key_sets.put(text, key_set)
     return key_set
 
@@ -63,7 +78,22 @@ def _decode(id_token: str, jwks_uri: str) -> Any:
     except InvalidKeyIdError as exc:
         raise IdTokenRejected("The ID token names a key the provider does not publish.") from exc
     except (JoseError, ValueError) as exc:
-        raise IdTokenRejected(f"The ID token's signature or algorithm is not acceptable: {exc}.") from exc
+        raise IdTokenRejected(_token_problem(exc)) from exc
+
+
+def _token_problem(exc: Exception) -> str:
+    """One sentence for what joserfc found wrong with an ID token (its own texts are error codes)."""
+    if isinstance(exc, BadSignatureError):
+        return "The ID token's signature does not verify with the provider's keys."
+    if isinstance(exc, UnsupportedAlgorithmError | MissingAlgorithmError):
+        return "The ID token's algorithm is refused; RS256 is required."
+    if isinstance(exc, ExpiredTokenError):
+        return "The ID token has expired."
+    if isinstance(exc, MissingClaimError):
+        return f"The ID token lacks the {exc.claim!r} claim."
+    if isinstance(exc, ClaimError):
+        return f"The ID token's {exc.claim!r} claim is not valid."
+    return "The ID token is not a well-formed signed JWT."
 
 
 def validate_id_token(
@@ -88,7 +118,7 @@ def validate_id_token(
     try:
         claims.validate(leeway=skew_seconds)
     except JoseError as exc:
-        raise IdTokenRejected(f"The ID token is not valid: {exc}.") from exc
+        raise IdTokenRejected(_token_problem(exc)) from exc
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if client_id not in audiences:
         raise IdTokenRejected(f"The ID token is meant for {audiences}, not for client {client_id}.")

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
@@ -20,7 +21,10 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from simulator.config import SandboxConfig
 from simulator.core.caching import BoundedCache
 from simulator.core.settings import SsoSettings
+from simulator.core.untrusted_xml import UnreadableXml, parse_untrusted
 from simulator.lms.sso.remote import IdentityProviderUnavailable, fetch_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,22 @@ def metadata_url(config: SandboxConfig, tenant_id: str, sso: SsoSettings) -> str
     return sso.idp_metadata_url or f"{config.ams_url}/t/{tenant_id}/saml/metadata"
 
 
+def _metadata_problem(xml: str, url: str) -> str:
+    """Why python3-saml could not read the IdP metadata, in one sentence."""
+    try:
+        parse_untrusted(xml, f"The IdP metadata at {url}")
+    except UnreadableXml as problem:
+        return str(problem)
+    return f"The IdP metadata at {url} is not SAML 2.0 IdP metadata."
+
+
 def parse_idp_metadata(xml: str, url: str) -> IdpDescriptor:
     """Read entityID, the HTTP-Redirect SSO and SLO endpoints and the signing certificates."""
     try:
         parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml)
     except Exception as exc:  # the parser raises XML, DTD and value errors of many kinds
-        raise IdentityProviderUnavailable(f"The IdP metadata at {url} is not usable XML: {exc}.") from exc
+        log.info("the IdP metadata at %s is not usable", url, exc_info=True)
+        raise IdentityProviderUnavailable(_metadata_problem(xml, url)) from exc
     idp = parsed.get("idp", {})
     certificates = idp.get("x509certMulti", {}).get("signing") or (
         [idp["x509cert"]] if idp.get("x509cert") else []

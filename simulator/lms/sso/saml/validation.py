@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +51,13 @@ from simulator.core.db import Database
 from simulator.core.errors import SandboxError
 from simulator.core.prepared import Prepared
 from simulator.core.settings import SsoSettings
+from simulator.core.untrusted_xml import UnreadableXml, parse_untrusted
 from simulator.lms.sso.models import PendingAuthnRequest, SeenAssertion
 from simulator.lms.sso.saml import schema
 from simulator.lms.sso.saml.idp import identity_provider
 from simulator.lms.sso.saml.sp import SpUrls, onelogin_settings, request_data_for
+
+log = logging.getLogger(__name__)
 
 MAX_RESPONSE_CHARS = 512 * 1024
 MAX_MESSAGE_AGE_SECONDS = 300
@@ -77,6 +81,12 @@ ONELOGIN_CODES = {
     _Error.DEPRECATED_DIGEST_METHOD: "saml_weak_algorithm",
 }
 """Stable error codes for python3-saml's findings (the rest are ``saml_invalid``)."""
+ONELOGIN_MESSAGES = {
+    _Error.NO_SIGNATURE_FOUND: "The SAML response is not signed: the IdP must sign the response or "
+    "the assertion.",
+    _Error.INVALID_SIGNATURE: "The signature does not verify with the IdP's certificate.",
+}
+"""Our sentences for python3-saml findings whose own text is unclear (the rest keep python3-saml's)."""
 
 schema.install()  # python3-saml's schema check, on schemas compiled once
 
@@ -162,33 +172,34 @@ def _refuse_comments_in_identity(document: Any) -> None:
 
 
 def _raw_document(saml_response: str) -> Any:
-    """The message as sent, comments kept (python3-saml drops them), parsed without DTD or entities."""
+    """The message as sent, comments kept (python3-saml drops them), parsed without DTD or entities.
+
+    Read before anything else — before the IdP's metadata is fetched — so hostile input costs nothing.
+    """
+    if not saml_response or len(saml_response) > MAX_RESPONSE_CHARS:
+        raise SamlResponseMalformed("The SAMLResponse is missing or larger than 512 KiB.")
     try:
         data = base64.b64decode("".join(saml_response.split()), validate=True)
-        document = etree.fromstring(data, parser=_safe_parser())
-    except (binascii.Error, ValueError, etree.XMLSyntaxError) as exc:
-        raise SamlResponseMalformed(f"SAMLResponse is not base64-encoded XML: {exc}") from exc
-    if document.getroottree().docinfo.doctype:
-        raise SamlResponseMalformed("SAMLResponse carries a DTD; DTDs and entities are refused.")
-    return document
+    except (binascii.Error, ValueError) as exc:
+        raise SamlResponseMalformed("The SAMLResponse is not valid base64.") from exc
+    try:
+        return parse_untrusted(data, "The SAMLResponse")
+    except UnreadableXml as exc:
+        raise SamlResponseMalformed(str(exc)) from exc
 
 
-def _safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False
-    )
-
-
-def _parse(settings: Any, saml_response: str, skew_seconds: int) -> _StrictResponse:
-    if not saml_response or len(saml_response) > MAX_RESPONSE_CHARS:
-        raise SamlResponseMalformed("SAMLResponse is missing or larger than 512 KiB.")
-    raw = _raw_document(saml_response)
+def _parse(settings: Any, saml_response: str, raw: Any, skew_seconds: int) -> _StrictResponse:
     _refuse_weak_algorithms(raw)
     _refuse_comments_in_identity(raw)
     try:
         response = _StrictResponse(settings, saml_response, skew_seconds)
-    except Exception as exc:  # XML refused by python3-saml's parser, or an undecryptable assertion
-        raise SamlResponseMalformed(f"SAMLResponse is not a usable SAML message: {exc}") from exc
+    except Exception as exc:  # refused by python3-saml's parser, or an undecryptable assertion
+        log.info("python3-saml could not read a SAMLResponse", exc_info=True)
+        if raw.find(".//saml:EncryptedAssertion", NS) is not None:
+            message = "The SAMLResponse's encrypted assertion does not decrypt with this SP's key."
+        else:
+            message = "The SAMLResponse is not a SAML 2.0 Response this service provider can read."
+        raise SamlResponseMalformed(message) from exc
     if response.decrypted_document is not None:
         _refuse_weak_algorithms(response.decrypted_document)
     return response
@@ -332,19 +343,22 @@ def validate_response(
     db: Database, config: SandboxConfig, tenant_id: str, sso: SsoSettings, saml_response: str
 ) -> ValidatedAssertion:
     """Validate a base64 ``SAMLResponse`` posted to the tenant's ACS; raises on the first problem."""
+    raw = _raw_document(saml_response)
     idp = identity_provider(config, tenant_id, sso)
     settings = onelogin_settings(db, config, tenant_id, idp)
     urls = SpUrls.for_tenant(config, tenant_id)
-    response = _parse(settings, saml_response, sso.clock_skew_seconds)
+    response = _parse(settings, saml_response, raw, sso.clock_skew_seconds)
     in_response_to = response.document.get("InResponseTo")
     try:
         response.is_valid(request_data_for(urls.acs), request_id=in_response_to, raise_exceptions=True)
     except OneLogin_Saml2_ValidationError as exc:
         code = ONELOGIN_CODES.get(exc.code, "saml_invalid")
-        raise SamlResponseRejected(f"The SAML response is not valid: {exc}", code=code) from exc
+        message = ONELOGIN_MESSAGES.get(exc.code, f"The SAML response is not valid: {exc}")
+        raise SamlResponseRejected(message, code=code) from exc
     except Exception as exc:  # xmlsec and lxml errors while verifying
+        log.info("a SAMLResponse's signature could not be checked", exc_info=True)
         raise SamlResponseRejected(
-            f"The SAML response could not be verified: {exc}", code="saml_invalid"
+            "The SAML response's signature could not be checked: it is malformed.", code="saml_invalid"
         ) from exc
     _check_destination(response, urls.acs)
     assertions = response._query_assertion("")  # the assertion python3-saml verified (by signed ID)
