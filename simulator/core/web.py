@@ -35,6 +35,7 @@ from simulator.core.errors import (
 )
 from simulator.core.middleware import request_tenant, split_tenant_path
 from simulator.core.models import Tenant
+from simulator.core.openapi_problems import document_problems
 from simulator.core.tenancy import Principal, authenticate, authorize_tenant, tenant_not_found
 
 log = logging.getLogger(__name__)
@@ -274,7 +275,7 @@ def build_app(
 
     @app.get("/openapi.json", doc_ui=False)
     def openapi_document() -> dict[str, Any]:
-        return app.api_doc
+        return document_problems(app.api_doc, api_prefixes=API_PATH_PREFIXES)
 
     return app
 

@@ -21,7 +21,9 @@ from simulator.core.db import Database
 from simulator.core.jobs import run_due_jobs
 from tests.conftest import ADMIN
 from tests.sso.client_assertions import AssertingClient, assertion_fields
-from tests.sso.test_idp_oidc import AMS_URL, ISSUER, REDIRECT, authorize, code_from, register_client
+from tests.sso.test_idp_oidc import ISSUER, REDIRECT, authorize, code_from, register_client
+
+pytest_plugins = ["tests.sso.idp_fixtures"]
 
 TOKEN_ENDPOINT = f"{ISSUER}/oidc/token"
 RACERS = 8
@@ -30,19 +32,6 @@ RACERS = 8
 @pytest.fixture
 def db_url(any_db_url: str) -> str:
     return any_db_url
-
-
-@pytest.fixture
-def tenant(make_tenant: Any) -> Any:
-    return make_tenant("acme")
-
-
-@pytest.fixture
-def browser(ams: Any, tenant: Any) -> httpx.Client:
-    client = httpx.Client(transport=httpx.WSGITransport(app=ams.application), base_url=AMS_URL)
-    signed_in = client.post("/t/acme/login", data={"email": "active.member@demo.test", "password": "demo"})
-    assert signed_in.status_code == 303
-    return client
 
 
 def redeem_a_code(browser: httpx.Client, client_id: str, assertion: str) -> httpx.Response:

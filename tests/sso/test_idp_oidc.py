@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt as pyjwt
-import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -22,8 +21,9 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from tests.conftest import ADMIN
+from tests.sso.idp_fixtures import AMS_URL
 
-AMS_URL = "http://127.0.0.1:8001"
+pytest_plugins = ["tests.sso.idp_fixtures"]
 ISSUER = f"{AMS_URL}/t/acme"
 REDIRECT = "https://rp.example.org/callback"
 LOGOUT_REDIRECT = "https://rp.example.org/signed-out"
@@ -34,20 +34,6 @@ def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
-
-
-@pytest.fixture
-def tenant(make_tenant: Any) -> Any:
-    return make_tenant("acme")
-
-
-@pytest.fixture
-def browser(ams: Any, tenant: Any) -> httpx.Client:
-    """An httpx client on the AMS app, signed in as the active member persona."""
-    client = httpx.Client(transport=httpx.WSGITransport(app=ams.application), base_url=AMS_URL)
-    signed_in = client.post("/t/acme/login", data={"email": "active.member@demo.test", "password": "demo"})
-    assert signed_in.status_code == 303
-    return client
 
 
 def register_client(console: Any, **metadata: Any) -> dict[str, Any]:

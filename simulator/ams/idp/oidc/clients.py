@@ -82,7 +82,7 @@ class ClientOut(BaseModel):
     client_secret: str | None = Field(None, description="Only in the registration response.")
     client_id_issued_at: int
     client_secret_expires_at: int
-    client_name: str | None
+    client_name: str | None = None
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
     token_endpoint_auth_method: str

@@ -24,7 +24,7 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
 from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
-from sqlalchemy import bindparam, delete, insert
+from sqlalchemy import insert
 
 from simulator.config import SandboxConfig
 from simulator.core.caching import BoundedCache
@@ -37,9 +37,6 @@ from simulator.lms.sso.models import PendingAuthnRequest
 from simulator.lms.sso.saml.idp import IdpDescriptor, identity_provider
 
 REQUEST_LIFETIME = dt.timedelta(minutes=10)
-_DROP_EXPIRED_REQUESTS = Prepared(
-    delete(PendingAuthnRequest).where(PendingAuthnRequest.expires_at < bindparam("now"))
-)
 _REMEMBER_REQUEST = Prepared(insert(PendingAuthnRequest))
 
 
@@ -190,7 +187,6 @@ def start_login(
     request_id = auth.get_last_request_id()
     now = wall_now()
     with db.prepared_transaction() as transaction:
-        transaction.run(_DROP_EXPIRED_REQUESTS, {"now": now})
         transaction.run(
             _REMEMBER_REQUEST,
             {

@@ -278,7 +278,6 @@ def _check_subject_confirmation(
     )
 
 
-_DROP_EXPIRED_ASSERTIONS = Prepared(delete(SeenAssertion).where(SeenAssertion.expires_at < bindparam("now")))
 _USE_UP_REQUEST = Prepared(
     delete(PendingAuthnRequest)
     .where(
@@ -311,7 +310,6 @@ def _consume(
     return_to = None
     try:
         with db.prepared_transaction() as transaction:
-            transaction.run(_DROP_EXPIRED_ASSERTIONS, {"now": now})
             if in_response_to is None:
                 if not sso.allow_idp_initiated:
                     raise SamlResponseRejected(
