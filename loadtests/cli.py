@@ -40,6 +40,7 @@ from loadtests.plan import PLAN_ENV, Plan
 from loadtests.profile import Finished, Profile
 from loadtests.profiles import load_profile, profile_names
 from simulator.config import load_config
+from simulator.core import tls
 from simulator.core.errors import SandboxError, ValidationFailed
 from simulator.scenario.client import ApiError, SandboxClient, TenantClient, call_failure
 from simulator.scenario.target import (
@@ -396,7 +397,7 @@ def _run(
             for rule in rules:
                 fault_ids.append(tenant.set_fault(rule)["id"])
             _echo_start(profile, plan, settings)
-            generator_cpu = _run_locust(plan, profile, settings)
+            generator_cpu = _run_locust(plan, profile, settings, Path(folder))
         finally:
             for rule_id in fault_ids:
                 with suppress(ApiError, httpx.HTTPError):
@@ -429,9 +430,10 @@ def _locust_command(profile: Profile, *extra: str) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(profile.locustfile_path), *extra]
 
 
-def _run_locust(plan: Plan, profile: Profile, settings: RunSettings) -> float:
+def _run_locust(plan: Plan, profile: Profile, settings: RunSettings, folder: Path) -> float:
     """Run locust until it stops by itself (its guard stops it at the run time or request cap), or kill it
-    at the deadline; the load generator's CPU seconds."""
+    at the deadline; the load generator's CPU seconds. Its users verify https:// as this process does
+    (the sandbox's CA, written to ``folder``)."""
     common = [
         "--headless",
         "--users",
@@ -445,7 +447,12 @@ def _run_locust(plan: Plan, profile: Profile, settings: RunSettings) -> float:
     ]
     if settings.csv_prefix:
         common += ["--csv", settings.csv_prefix]
-    env = {**os.environ, PLAN_ENV: plan.to_json(), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **tls.child_trust_environment(folder),
+        PLAN_ENV: plan.to_json(),
+        "PYTHONUNBUFFERED": "1",
+    }
     worker_env = {key: value for key, value in env.items() if key != PLAN_ENV}
     commands: list[tuple[list[str], dict[str, str]]] = []
     if settings.workers or settings.expect_workers:

@@ -29,9 +29,8 @@ import uuid
 from typing import Any
 
 from locust import task
-from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.locustfiles.support import ledger, plan_of, with_retries
+from loadtests.locustfiles.support import SandboxUser, ledger, plan_of, with_retries
 from loadtests.plan import buyer_prefix, part_data
 
 APPROVING_CARD = "4242424242424242"
@@ -39,7 +38,7 @@ DECLINING_CARDS = ("4000000000000002", "4000000000009995")
 CARD_DETAILS = {"exp_month": 12, "exp_year": 2099, "cvc": "123"}
 
 
-class Buyer(FastHttpUser):
+class Buyer(SandboxUser):
     """A shop client: a new member, a cart of one or two courses, a card, a checkout."""
 
     weight = 1

@@ -15,13 +15,12 @@ import uuid
 from typing import Any
 
 from locust import task
-from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.locustfiles.support import ledger, plan_of
+from loadtests.locustfiles.support import SandboxUser, ledger, plan_of
 from loadtests.plan import learner_prefix, part_data
 
 
-class Learner(FastHttpUser):
+class Learner(SandboxUser):
     """A learner working through the catalog, one course after another."""
 
     weight = 1

@@ -36,9 +36,8 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from locust import task
-from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.locustfiles.support import RETRY_STATUSES, ledger, plan_of
+from loadtests.locustfiles.support import RETRY_STATUSES, SandboxUser, ledger, plan_of
 from loadtests.plan import part_data
 from simulator.scenario.agent import Form, parse_page
 
@@ -47,7 +46,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-class Browser(FastHttpUser):
+class Browser(SandboxUser):
     """A person signing in to the LMS, again and again, each time with a fresh browser."""
 
     weight = 1

@@ -20,9 +20,9 @@ more than one app, and locust's ``--host`` is only the AMS.
 
 Example (a locustfile)::
 
-    from loadtests.locustfiles.support import ledger, plan_of
+    from loadtests.locustfiles.support import SandboxUser, ledger, plan_of
 
-    class Connector(FastHttpUser):
+    class Connector(SandboxUser):
         @task
         def post(self) -> None:
             plan = plan_of(self.environment)
@@ -40,10 +40,12 @@ from typing import Any
 
 import gevent
 from locust import constant_pacing, events
+from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.plan import LEDGER_MESSAGE, PLAN_ENV, Plan
+from simulator.core.tls import client_verify
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,20 @@ WORKER_EXIT_DELAY_SECONDS = 0.5
 PERCENTILES = (0.5, 0.95, 0.99)
 RETRY_STATUSES = frozenset({0, 408, 425, 429, 500, 502, 503, 504})
 """Answers a connector retries (0 is a connection that failed: refused, reset, timed out)."""
+
+
+class SandboxUser(FastHttpUser):
+    """A locust user whose https:// calls verify the server's certificate, as a real connector would.
+
+    locust's ``FastHttpUser`` skips verification by default; this one verifies with the sandbox's one
+    :func:`simulator.core.tls.client_verify` context (the default trust store and ``SANDBOX_CA_BUNDLE``,
+    which ``sandbox loadtest`` sets to the CA of a ``--tls`` sandbox). Under locust's gevent patching the
+    context is gevent's, so it serves geventhttpclient's sockets.
+    """
+
+    abstract = True
+    insecure = False
+    ssl_context_factory = staticmethod(client_verify)
 
 
 class Ledger:

@@ -28,9 +28,8 @@ import uuid
 from typing import Any
 
 from locust import task
-from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.locustfiles.support import ledger, plan_of, with_retries
+from loadtests.locustfiles.support import SandboxUser, ledger, plan_of, with_retries
 from loadtests.plan import part_data
 from simulator.core.value_formats import render_format
 from simulator.core.webhooks import sign_headers
@@ -65,7 +64,7 @@ def _context(plan_tenant_lms: str, member_id: str, code: str) -> dict[str, Any]:
     }
 
 
-class WritebackConnector(FastHttpUser):
+class WritebackConnector(SandboxUser):
     """A connector delivering completion records to the AMS inbox."""
 
     weight = 1

@@ -142,6 +142,22 @@ def trust(path: Path) -> None:
             _trusted.append(pem)
 
 
+def child_trust_environment(folder: Path) -> dict[str, str]:
+    """The environment that makes a child process (a locust worker) trust what this process trusts.
+
+    The CAs given to :func:`trust` are written to a file in ``folder`` (which must outlive the child) and
+    named in ``SANDBOX_CA_BUNDLE`` after the files it names already; empty when there is nothing to trust.
+    """
+    paths = [part for part in os.environ.get(CA_BUNDLE_ENV, "").split(os.pathsep) if part]
+    with _lock:
+        pem = "\n".join(_trusted)
+    if pem:
+        bundle = folder / "trusted-ca.pem"
+        bundle.write_text(pem)
+        paths.append(str(bundle))
+    return {CA_BUNDLE_ENV: os.pathsep.join(paths)} if paths else {}
+
+
 def client_verify() -> ssl.SSLContext:
     """The SSL context for an outgoing call: the default trust store, the CAs given to :func:`trust` and
     the CA files named in ``SANDBOX_CA_BUNDLE``."""

@@ -3,17 +3,23 @@ out https://, and sign-ins and scenarios that verify the certificate (never with
 
 from __future__ import annotations
 
+import json
 import signal
 import ssl
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
+from simulator.cli import main
+from simulator.core import tls
 from simulator.core.tls import verifying_context
 from simulator.scenario.agent import UserAgent
+from simulator.scenario.client import SandboxClient
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.runner import run_scenario
 from simulator.scenario.target import free_ports, temporary_sandbox
@@ -128,10 +134,32 @@ def test_up_tls_serves_https_with_a_ca_made_once(started, tmp_path: Path) -> Non
     again.stop()
 
 
-def test_library_scenarios_run_unchanged_against_a_tls_sandbox() -> None:
+def _loadtest(client: SandboxClient, folder: Path) -> tuple[Result, dict[str, Any]]:
+    report = folder / f"report-{len(list(folder.iterdir()))}.json"
+    target = [f"--console-url={client.console_url}", f"--ams-url={client.ams_url}"]
+    target += [f"--lms-url={client.lms_url}", f"--admin-key={client.key}", "--json", str(report)]
+    result = CliRunner().invoke(main, ["loadtest", "writeback-ingest", "-u", "2", "-t", "3s", *target])
+    return result, json.loads(report.read_text())
+
+
+def test_scenarios_and_load_tests_run_unchanged_against_a_tls_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with temporary_sandbox(up_options=["--tls"]) as client:
         assert client.console_url.startswith("https://")
         for name in ("01-saml-purchase-immediate-writeback.yaml", "02-oidc-purchase-next-sign-on.yaml"):
             result = run_scenario(load_scenario(SCENARIOS / name), client)
             failed = result.failed_step
             assert result.ok, f"{name} step {failed.index} {failed.label}: {failed.error}" if failed else name
+
+        passed, report = _loadtest(client, tmp_path)
+        assert passed.exit_code == 0, passed.output
+        assert report["locust"]["total"]["requests"] > 0 and report["locust"]["total"]["failures"] == 0
+
+        # locust's users verify the certificate: not told the sandbox's CA, every request fails
+        monkeypatch.setattr(tls, "child_trust_environment", lambda folder: {})
+        monkeypatch.delenv(tls.CA_BUNDLE_ENV, raising=False)
+        refused, report = _loadtest(client, tmp_path)
+        assert refused.exit_code == 1, refused.output
+        total = report["locust"]["total"]
+        assert total["requests"] > 0 and total["failures"] == total["requests"]
