@@ -21,7 +21,7 @@ define forget_old_stamps
 	done
 endef
 
-.PHONY: run test lint format install install-test bench clean
+.PHONY: run test lint format install install-test bench audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,18 @@ run: $(STAMP)
 # Debian packages the tests use: xmlsec1 (pysaml2's signature backend, for the SP certified in the tests)
 # and chromium (the real browser the console tests drive through Playwright)
 TEST_DEBIAN_PACKAGES := xmlsec1 chromium
+
+# `make audit`: pip-audit over everything installed in .venv (pip-audit in a venv of its own, so it audits
+# only the sandbox's set). It needs PyPI's per-release vulnerability data, which `make test` cannot count on
+# reaching (docs/security.md, "Dependencies"), so it is not part of `make test`.
+AUDIT_VENV := .venv-audit
+AUDIT_TOOL := pip-audit==2.10.1
+
+audit: $(TEST_STAMP)
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(AUDIT_TOOL)'; }
+	$(AUDIT_VENV)/bin/pip-audit --strict --skip-editable \
+	  --path "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
