@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from simulator.core import json_text
 from simulator.core.clock import tenant_now, wall_now
-from simulator.core.db import Database
+from simulator.core.db import Database, serialize_in_transaction
 from simulator.core.errors import BadRequest, NotFound, SandboxError
 from simulator.core.models import Tenant
 from simulator.core.tls import client_verify
@@ -74,8 +74,11 @@ def reconcile(
 ) -> dict[str, Any]:
     """Enrol in every entitled course not yet granted; revoke every grant no longer entitled.
 
-    A ``version`` older than the last one applied for the member changes nothing (``stale``).
+    A ``version`` older than the last one applied for the member changes nothing (``stale``). Concurrent
+    reconciliations of one member (two purchase webhooks at once) take turns, so neither trips on the
+    other's first sync state or grant.
     """
+    serialize_in_transaction(session, "lms.purchase_sync", tenant.id, member_id)
     if not _is_newer(session, tenant.id, member_id, version):
         return {"enrolled": [], "revoked": [], "stale": True}
     granted = set(
