@@ -45,6 +45,7 @@ from sqlalchemy import select
 from simulator.ams.models import Member
 from simulator.config import ENV_PREFIX, SandboxConfig, load_config
 from simulator.console.service import create_seeded_tenant
+from simulator.core import secrets_at_rest
 from simulator.core.db import Database
 from simulator.core.outbox_models import DeliveryAttempt, OutboxMessage
 
@@ -199,6 +200,7 @@ def main() -> None:
             overrides["database_url"] = options.database_url
         config = load_config(env={}, overrides=overrides)
         db = Database(config.resolved_database_url)
+        secrets_at_rest.configure(config, db)
         db.upgrade()
         _, api_key, _ = create_seeded_tenant(db, config, TENANT, seed=1, members=200)
         with db.read() as session:

@@ -61,6 +61,7 @@ from simulator.ams.models import Member
 from simulator.ams.writeback.models import WritebackRecord
 from simulator.config import ENV_PREFIX, SandboxConfig, load_config
 from simulator.console.service import create_seeded_tenant
+from simulator.core import secrets_at_rest
 from simulator.core.clock import advance_clock, wall_now
 from simulator.core.db import Database
 from simulator.core.models import Tenant
@@ -351,6 +352,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         },
     )
     db = Database(config.resolved_database_url)
+    secrets_at_rest.configure(config, db)
     db.upgrade()
     with served_ams(config):
         rows = measure_ingest(db, config, args.records, args.repeat)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from simulator.core.errors import ConfigError
 
@@ -39,6 +39,11 @@ class SandboxConfig(BaseModel):
     )
     admin_key: str | None = Field(
         None, description="Bearer key for the control plane; generated once and kept in data_dir when unset."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key that encrypts the secrets stored in the database (Fernet; several comma-separated, "
+        "newest first, during a rotation); generated once and kept in data_dir when unset.",
     )
     bind: str = Field("127.0.0.1", description="Address the three apps listen on.")
     console_port: int = Field(8000, ge=1, le=65535, description="Console and control API port.")
@@ -63,6 +68,16 @@ class SandboxConfig(BaseModel):
     )
     journal_body_limit: int = Field(
         4_096, ge=0, description="Bytes of each body kept in the request journal."
+    )
+    key_attempt_limit: int = Field(
+        10,
+        ge=0,
+        le=100_000,
+        description="Wrong API keys a client (remote address) may send within key_attempt_window_seconds; "
+        "after that every key it sends is refused (429) until the oldest stops counting. 0: no limit.",
+    )
+    key_attempt_window_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="How long a wrong API key counts against its client."
     )
     worker_poll_seconds: float = Field(0.5, gt=0, description="How often the worker looks for due work.")
     log_level: str = Field("INFO", description="Python logging level name.")

@@ -10,7 +10,8 @@ stops the sandbox with a plain message. The others keep serving throughout.
 
 The supervisor listens on a Unix socket in the data folder (:func:`control_socket_path`), one JSON
 request per connection, for the control API (``/api/processes``): ``list``; ``kill`` (SIGKILL or
-SIGTERM, now or ``after`` some seconds; then restarted like a crash, but never counted as one);
+SIGTERM, now or ``after`` some seconds; then restarted after the first back-off, however often it is
+asked, and never counted as a crash);
 ``pause`` (SIGSTOP, for some seconds or until ``resume``); ``resume`` (SIGCONT); and ``restart``
 (SIGTERM, started again at once).
 Only the processes it started itself can be named. Everything runs in one thread (a selector loop), so
@@ -238,9 +239,12 @@ class Supervisor:
                     f"{CRASH_WINDOW_SECONDS:.0f} s (last: {how}); stopping the sandbox "
                     "(its log above says why)."
                 )
-        young = now - child.started_at < YOUNG_SECONDS
-        delay = child.backoff
-        child.backoff = min(child.backoff * 2, MAX_BACKOFF_SECONDS) if young else FIRST_BACKOFF_SECONDS
+        if expected == "kill":  # asked for, so no sign of a crash loop: the back-off does not grow
+            delay = FIRST_BACKOFF_SECONDS
+        else:
+            young = now - child.started_at < YOUNG_SECONDS
+            delay = child.backoff
+            child.backoff = min(child.backoff * 2, MAX_BACKOFF_SECONDS) if young else FIRST_BACKOFF_SECONDS
         word = "was stopped as asked" if expected == "kill" else "stopped unexpectedly"
         log.warning("%s %s (%s); restarting it in %.1f s", child.spec.name, word, how, delay)
         child.restart_at = now + delay

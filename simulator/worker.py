@@ -12,7 +12,7 @@ from types import FrameType
 
 import simulator.jobs  # noqa: F401 - registers every job kind
 from simulator.config import SandboxConfig
-from simulator.core import tls
+from simulator.core import secrets_at_rest, tls
 from simulator.core.db import Database
 from simulator.core.jobs import run_all_due_jobs
 
@@ -28,6 +28,7 @@ def run_worker(config: SandboxConfig, once: bool = False, stop: threading.Event 
     """Poll for due work until SIGINT/SIGTERM (or ``stop``); ``once`` runs a single pass."""
     tls.configure(config)  # deliveries to the sandbox's own https:// apps verify against its CA
     db = Database(config.resolved_database_url)
+    secrets_at_rest.configure(config, db)
     stop = stop or threading.Event()
 
     def _request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from simulator.config import SandboxConfig, load_config
+from simulator.core import secrets_at_rest
 from simulator.core.db import Database
 from simulator.scenario.client import SandboxClient
 
@@ -30,9 +32,9 @@ def _postgres_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
+@contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped when the block ends)."""
     base = _postgres_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
@@ -44,6 +46,13 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -77,6 +86,7 @@ def config(tmp_path: Path, db_url: str) -> SandboxConfig:
 @pytest.fixture
 def db(config: SandboxConfig) -> Iterator[Database]:
     database = Database(config.resolved_database_url)
+    secrets_at_rest.configure(config, database)  # as every sandbox process does when it starts
     database.upgrade()
     yield database
     database.dispose()

@@ -12,7 +12,7 @@ import click
 from conformance import cli as certify_cli
 from loadtests import cli as loadtest_cli
 from simulator import __version__
-from simulator.cli import faults, journal, outbox, reference, servers, tenants, tls
+from simulator.cli import faults, journal, outbox, reference, servers, stored_secrets, tenants, tls
 from simulator.cli.common import SandboxGroup
 from simulator.scenario import cli as scenario_cli
 
@@ -49,6 +49,7 @@ for command in (
     reference.schema,
     reference.show_config,
     tls.tls,
+    stored_secrets.secrets,
     scenario_cli.scenario,
     certify_cli.certify,
     loadtest_cli.loadtest,

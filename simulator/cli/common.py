@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from simulator.config import SandboxConfig, load_config
+from simulator.core import secrets_at_rest
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError, ValidationFailed
 
@@ -46,8 +47,9 @@ def setup_logging(config: SandboxConfig) -> None:
 
 
 def open_database(config: SandboxConfig) -> Database:
-    """The configured database, upgraded to the latest schema."""
+    """The configured database, upgraded to the latest schema, and this process's secret key set up."""
     db = Database(config.resolved_database_url)
+    secrets_at_rest.configure(config, db)  # before the upgrade: a migration may encrypt what it finds
     db.upgrade()
     return db
 

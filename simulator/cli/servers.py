@@ -12,10 +12,11 @@ from typing import Any
 
 import click
 import httpx
+from pydantic import SecretStr
 
 from simulator.cli.common import load_settings, open_database, setup_logging
 from simulator.config import ENV_PREFIX, SandboxConfig
-from simulator.core import tls
+from simulator.core import secrets_at_rest, tls
 from simulator.core.db import Database
 from simulator.supervisor import ChildSpec, CrashLoop, Supervisor
 
@@ -61,7 +62,9 @@ def _child_env(config: SandboxConfig) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k == tls.CA_BUNDLE_ENV}
     for name, value in config.model_dump().items():
         if value is not None:
-            env[ENV_PREFIX + name.upper()] = str(value)
+            env[ENV_PREFIX + name.upper()] = (
+                value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            )
     env[ENV_PREFIX + "ADMIN_KEY"] = config.effective_admin_key()
     env[ENV_PREFIX + "DATA_DIR"] = str(config.data_dir.resolve())
     return env
@@ -218,6 +221,11 @@ def serve(ctx: click.Context, app: str, workers: int, **flags: Any) -> None:
 
     config = load_settings(ctx, **flags)
     setup_logging(config)
+    db = Database(config.resolved_database_url)
+    try:  # here a key that opens no stored secret is one sentence, not a traceback from each worker
+        secrets_at_rest.configure(config, db)
+    finally:
+        db.dispose()
     serve_app(app, config, workers=workers)
 
 

@@ -222,6 +222,16 @@ def rotate_api_key(path: TenantPath) -> dict[str, str]:
         return {"api_key": tenancy.rotate_api_key(session, path.tenant)}
 
 
+@control.delete("/tenants/<tenant>/api-key", tags=[tenants_tag], responses={204: None})
+def revoke_api_key(path: TenantPath) -> Any:
+    """Revoke the tenant's API key without issuing another: it stops working at once, in every process.
+    Until the admin key issues a new one (``POST …/api-key``), only the admin key opens the tenant."""
+    authorized_tenant_id(path.tenant)
+    with database().session() as session:
+        tenancy.revoke_api_key(session, path.tenant)
+    return no_content()
+
+
 class OverviewCounts(BaseModel):
     members: int
     members_by_status: dict[str, int] = Field(..., description="'none': prospects and non-members.")

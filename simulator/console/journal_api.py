@@ -41,7 +41,9 @@ class JournalQuery(RequestParameters):
     since: int = Field(
         0, ge=0, le=INT64_MAX, description="Only entries with a larger id (pass the last next_since)."
     )
-    app: Literal["ams", "lms"] | None = None
+    app: Literal["ams", "lms", "console"] | None = Field(
+        None, description="'console': refused API keys on the control API's URLs of the tenant."
+    )
     path: str | None = Field(
         None, max_length=2048, description="Glob (* and ?); '/api/*' is relative to /t/{tenant}."
     )

@@ -118,7 +118,7 @@ def stored_body(body: bytes, content_type: str | None, limit: int) -> str:
         return ""
     if len(body) > REDACTION_INPUT_LIMIT:
         return f"[body of {len(body)} bytes not journaled]"
-    text = body.decode("utf-8", errors="replace")
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")  # PostgreSQL text holds no NUL
     if limit < SAML_BODY_LIMIT and ("SAMLResponse" in text or "SAMLRequest" in text):
         limit = SAML_BODY_LIMIT
     return redact_body_prefix(text, content_type, limit)
@@ -154,7 +154,7 @@ def record_request(
         "at": record.at,
         "app": record.app,
         "method": record.method[:16],
-        "path": scrub_text(record.path)[:2048],
+        "path": scrub_text(record.path).replace("\x00", "\ufffd")[:2048],
         "query": redact_form(record.query) if record.query else "",
         "request_headers": redact_headers(record.request_headers),
         "request_body": stored_body(record.request_body, record.request_content_type, body_limit),

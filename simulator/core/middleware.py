@@ -35,14 +35,14 @@ from simulator.core.clock import tenant_now, wall_now
 from simulator.core.db import Database
 from simulator.core.faults import ConnectionResetFault, FiredFault, decide_fault
 from simulator.core.journal import JournalRecord, record_request
+from simulator.core.request_limits import body_limit
+from simulator.core.secrets_at_rest import SecretKeyError
 from simulator.core.tenancy import TENANT_ID_PATTERN, TenantSnapshot, load_tenant
 
 log = logging.getLogger(__name__)
 
 FAULT_ENVIRON_KEY = "sandbox.fault"
 TENANT_ENVIRON_KEY = "sandbox.tenant"
-REQUEST_BUFFER_LIMIT = 32 * 1024 * 1024
-"""Request bodies up to this size are buffered for the journal (larger ones pass on unread)."""
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -151,9 +151,13 @@ class JournalMiddleware:
         except SQLAlchemyError:
             log.exception("tenant %s could not be read; its request is not journaled", target[0])
             return self.app(environ, start_response)
+        except SecretKeyError as exc:  # the app answers with this problem; nothing can be journaled
+            log.error("tenant %s could not be read: %s", target[0], exc.message)
+            return self.app(environ, start_response)
         environ[TENANT_ENVIRON_KEY] = snapshot
         if snapshot is None:
             return self.app(environ, start_response)
+        limit = body_limit(environ.get("PATH_INFO", "")).max_bytes
         record = JournalRecord(
             at=wall_now(),
             app=self.app_name,
@@ -161,7 +165,7 @@ class JournalMiddleware:
             path=environ.get("PATH_INFO", ""),
             query=environ.get("QUERY_STRING", ""),
             request_headers=_request_headers(environ),
-            request_body=_buffer_request_body(environ),
+            request_body=_buffer_request_body(environ, limit),
             request_content_type=environ.get("CONTENT_TYPE"),
             remote_addr=environ.get("REMOTE_ADDR"),
         )
@@ -209,8 +213,14 @@ def _request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
-def _buffer_request_body(environ: dict[str, Any]) -> bytes:
-    """Read the request body and put it back as a fresh stream for the app."""
+def _buffer_request_body(environ: dict[str, Any], limit: int) -> bytes:
+    """Read the request body and put it back as a fresh stream for the app.
+
+    ``limit`` is the endpoint's body limit (:mod:`simulator.core.request_limits`): a larger body passes on
+    unread, and of a chunked one at most one byte more is read, so the app still sees it is too large.
+    A chunked stream may answer a read with less than asked for (werkzeug's server: one chunk), so it is
+    read until it ends or the limit is passed.
+    """
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
@@ -218,14 +228,27 @@ def _buffer_request_body(environ: dict[str, Any]) -> bytes:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if 0 < length <= REQUEST_BUFFER_LIMIT:
-        body = stream.read(length)
+    if 0 < length <= limit:
+        body = _read_at_most(stream, length)
     elif length == 0 and environ.get("wsgi.input_terminated"):
-        body = stream.read(REQUEST_BUFFER_LIMIT + 1)
+        body = _read_at_most(stream, limit + 1)
     else:
         return b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def _read_at_most(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream``: fewer only when it ends first."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        part = stream.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
 
 
 def install_request_middleware(app: Flask, app_name: str) -> None:

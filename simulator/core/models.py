@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simulator.core.db import Base, JSONDocument, UTCDateTime
+from simulator.core.secrets_at_rest import JSONWithSecrets
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -29,8 +30,8 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-    initial_settings: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONWithSecrets)
+    initial_settings: Mapped[dict[str, Any]] = mapped_column(JSONWithSecrets)
     seed: Mapped[int] = mapped_column(Integer, default=0)
     seed_members: Mapped[int] = mapped_column(Integer, default=0)
     clock_offset_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -92,3 +93,21 @@ class ScheduledJob(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class FailedKeyAttempt(Base):
+    """A refused API key, counted against the client that sent it until ``expires_at``.
+
+    Not tenant-owned: a client guessing keys is one client whichever tenant's URLs it tries, and a tenant
+    reset must not lift its lockout (:mod:`simulator.core.key_attempts`).
+    """
+
+    __tablename__ = "failed_key_attempts"
+    __table_args__ = (
+        Index("ix_failed_key_attempts_client_expires", "client", "expires_at"),
+        Index("ix_failed_key_attempts_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

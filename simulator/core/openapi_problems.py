@@ -9,7 +9,8 @@ changes nothing):
 - a response documented as a ``Problem`` is ``application/problem+json``;
 - an operation with parameters or a body answers 422 with a ``Problem`` when they do not validate;
 - an operation with a JSON body answers 400 (``invalid_json``) and 415 (a body not declared JSON);
-- an operation that requires a key answers 401 without one;
+- an operation that requires a key answers 401 without one, and 429 to a client locked out by its wrong
+  keys (``simulator.core.key_attempts``);
 - a page of a tenant (a path under ``/t/{tenant}`` outside ``api_prefixes``) answers an unknown
   tenant with an HTML 404 page when the client prefers HTML (a browser).
 
@@ -31,6 +32,7 @@ _STATUS_TEXT = {
     "401": "Unauthorized: no valid API key",
     "415": "Unsupported Media Type: the body is not declared JSON",
     "422": "Unprocessable Content: parameters or body do not validate",
+    "429": "Too Many Requests: this client sent too many wrong keys; retry after Retry-After seconds",
 }
 TENANT_PREFIX = "/t/{tenant}"
 _HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
@@ -78,6 +80,7 @@ def document_problems(document: dict[str, Any], api_prefixes: tuple[str, ...] = 
                 responses.setdefault("422", _problem("422"))
             if _requires_key(document, operation):
                 responses.setdefault("401", _problem("401"))
+                responses.setdefault("429", _problem("429"))
             for response in responses.values():
                 if _is_problem(response):
                     response["content"] = dict(_PROBLEM_CONTENT)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from simulator.core.db import Base, JSONDocument, UTCDateTime
 from simulator.core.models import BigId, tenant_fk
+from simulator.core.secrets_at_rest import EncryptedText
 
 MESSAGE_STATES = ("pending", "in_flight", "delivered", "retrying", "dead")
 ENDPOINT_PURPOSES = ("writeback", "external", "subscriber")
@@ -36,7 +37,7 @@ class WebhookEndpoint(Base):
     name: Mapped[str] = mapped_column(String(80))
     purpose: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(EncryptedText)
     topics: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)

@@ -40,6 +40,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
+from simulator.core.request_limits import SAML_MESSAGE_BYTES
+
 REDACTED = "[redacted]"
 CARD_REDACTED = "[card redacted]"
 JWT_REDACTED = "[jwt redacted]"
@@ -157,8 +159,12 @@ def redact_saml_message(value: str) -> str:
     try:
         xml = raw.decode("utf-8")
     except UnicodeDecodeError:
+        inflater = zlib.decompressobj(-15)
         try:
-            xml = zlib.decompress(raw, -15).decode("utf-8")
+            inflated = inflater.decompress(raw, SAML_MESSAGE_BYTES + 1)
+            if not inflater.eof:  # cut short, or a DEFLATE bomb: inflated no further than a message may be
+                return scrub_text(value)
+            xml = inflated.decode("utf-8")
             deflated = True
         except (zlib.error, UnicodeDecodeError):
             return scrub_text(value)

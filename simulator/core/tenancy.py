@@ -21,6 +21,7 @@ from simulator.core.db import Base, Database
 from simulator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from simulator.core.models import FaultRule, Tenant
 from simulator.core.prepared import Prepared
+from simulator.core.secrets_at_rest import reveal_secret_members
 from simulator.core.security import digest_key, keys_equal, new_api_key
 from simulator.core.settings import TenantSettings, branded, merge_patch, validate_settings
 
@@ -107,14 +108,15 @@ _plain_documents: BoundedCache[str, dict[str, Any]] = BoundedCache(PARSED_DOCUME
 
 
 def _settings_document(text: str) -> tuple[dict[str, Any], TenantSettings]:
-    """A stored settings document (JSON text) as a dict and validated; cached by the text itself.
+    """A stored settings document (JSON text) as a dict (its secrets decrypted) and validated; cached by
+    the text itself.
 
     A changed document is a new key, parsed on first sight: nothing stale can be served. Callers only
     read the dict and the settings.
     """
     cached = _settings_documents.get(text)
     if cached is None:
-        document = json.loads(text)
+        document = reveal_secret_members(json.loads(text))
         cached = (document, TenantSettings.model_validate(document))
         _settings_documents.put(text, cached)
     return cached
@@ -123,7 +125,7 @@ def _settings_document(text: str) -> tuple[dict[str, Any], TenantSettings]:
 def _plain_document(text: str) -> dict[str, Any]:
     cached = _plain_documents.get(text)
     if cached is None:
-        cached = json.loads(text)
+        cached = reveal_secret_members(json.loads(text))
         _plain_documents.put(text, cached)
     return cached
 
@@ -200,6 +202,13 @@ def rotate_api_key(session: Session, tenant_id: str) -> str:
     api_key = new_api_key(tenant_id)
     tenant.api_key_hash = digest_key(api_key)
     return api_key
+
+
+def revoke_api_key(session: Session, tenant_id: str) -> None:
+    """Make the tenant's key stop working without issuing another (its digest becomes one of a key nobody
+    holds); until a new key is issued, only the admin key opens the tenant."""
+    tenant = get_tenant(session, tenant_id)
+    tenant.api_key_hash = digest_key(new_api_key(tenant_id))
 
 
 def tenant_owned_tables() -> list[Any]:

@@ -2,8 +2,11 @@
 
 A document that declares a DOCTYPE or entities is refused before it is parsed: SAML never needs them,
 XXE and entity-expansion bombs do. The rest is parsed by lxml without entity resolution, DTD loading or
-network access. Every refusal is an :class:`UnreadableXml` whose text is one sentence naming the
-document and what is wrong with it — never the parser's own message, which goes to the log.
+network access, and no deeper than :data:`MAX_XML_DEPTH` elements. An HTTP-Redirect message is inflated
+to at most :data:`~simulator.core.request_limits.SAML_MESSAGE_BYTES` (:func:`inflate_redirect_message`),
+so a DEFLATE bomb costs no more than that. Every refusal is an :class:`UnreadableXml` whose text is one
+sentence naming the document and what is wrong with it — never the parser's own message, which goes to
+the log.
 
 Example::
 
@@ -22,6 +25,8 @@ from typing import Any
 
 from lxml import etree
 
+from simulator.core.request_limits import SAML_MESSAGE_BYTES, size_text
+
 log = logging.getLogger(__name__)
 
 SAFE_PARSER_OPTIONS: dict[str, Any] = {
@@ -31,8 +36,8 @@ SAFE_PARSER_OPTIONS: dict[str, Any] = {
     "huge_tree": False,
     "remove_comments": False,
 }
-MAX_INFLATED_BYTES = 1024 * 1024
-"""An HTTP-Redirect message inflating to more than this is not read (a DEFLATE bomb)."""
+MAX_XML_DEPTH = 256
+"""How deep libxml2 nests elements without ``huge_tree`` (XML_PARSE_HUGE); a deeper document is refused."""
 _DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -51,12 +56,37 @@ def parse_untrusted(data: bytes | str, what: str) -> etree._Element:
         root = etree.fromstring(raw, etree.XMLParser(**SAFE_PARSER_OPTIONS))
     except etree.XMLSyntaxError as exc:
         log.info("%s is not well-formed XML: %s", what, exc)
+        if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT and "depth" in str(exc):
+            raise UnreadableXml(f"{what} nests elements more than {MAX_XML_DEPTH} deep.") from exc
         line, column = exc.position
         where = f" (line {line}, column {column})" if line else ""
         raise UnreadableXml(f"{what} is not well-formed XML{where}.") from exc
     if root.getroottree().docinfo.internalDTD is not None:
         raise UnreadableXml(f"{what} declares a DTD or entities, which are not allowed.")
     return root
+
+
+def inflate_redirect_message(value: str, field: str) -> bytes:
+    """The XML of an HTTP-Redirect message (SAML bindings 2.0 §3.4.4.1: DEFLATE, then base64).
+
+    Inflating stops one byte past :data:`SAML_MESSAGE_BYTES`: a DEFLATE bomb is refused without being
+    inflated. Raises :class:`UnreadableXml` naming ``field`` (``SAMLRequest``) and what is wrong.
+    """
+    try:
+        data = base64.b64decode(value)
+    except (binascii.Error, ValueError) as exc:
+        raise UnreadableXml(f"The {field} is not valid base64.") from exc
+    inflater = zlib.decompressobj(-15)
+    try:
+        inflated = inflater.decompress(data, SAML_MESSAGE_BYTES + 1)
+    except zlib.error as exc:
+        raise UnreadableXml(
+            f"The {field} is not DEFLATE-compressed, as the HTTP-Redirect binding requires."
+        ) from exc
+    if len(inflated) > SAML_MESSAGE_BYTES:
+        limit = size_text(SAML_MESSAGE_BYTES)
+        raise UnreadableXml(f"The {field} inflates to more than {limit}, the most a SAML message may be.")
+    return inflated
 
 
 def saml_message_problem(value: str, field: str, deflated: bool, message: str) -> str:
@@ -67,19 +97,10 @@ def saml_message_problem(value: str, field: str, deflated: bool, message: str) -
     base64) and parsed, and the first step that fails is named.
     """
     try:
-        data = base64.b64decode(value)
-    except (binascii.Error, ValueError):
-        return f"The {field} is not valid base64."
-    if deflated:
-        inflater = zlib.decompressobj(-15)
-        try:
-            data = inflater.decompress(data, MAX_INFLATED_BYTES)
-        except zlib.error:
-            return f"The {field} is not DEFLATE-compressed, as the HTTP-Redirect binding requires."
-        if inflater.unconsumed_tail:
-            return f"The {field} inflates to more than {MAX_INFLATED_BYTES // 1024} KiB."
-    try:
+        data = inflate_redirect_message(value, field) if deflated else base64.b64decode(value)
         parse_untrusted(data, f"The {field}")
     except UnreadableXml as problem:
         return str(problem)
+    except (binascii.Error, ValueError):
+        return f"The {field} is not valid base64."
     return f"The {field} is not a readable SAML 2.0 {message}."

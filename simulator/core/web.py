@@ -10,10 +10,11 @@ client with JSON (:func:`wants_html_page`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, g, jsonify, request
+from flask import Flask, Response, abort, after_this_request, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from flask_openapi3 import APIBlueprint, Info, OpenAPI, Tag
@@ -23,24 +24,29 @@ from werkzeug.exceptions import HTTPException
 
 from simulator import __version__
 from simulator.config import SandboxConfig
-from simulator.core import json_text, pages
+from simulator.core import json_text, pages, request_limits, secrets_at_rest
+from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import (
     PROBLEM_CONTENT_TYPE,
     BadRequest,
     Forbidden,
     SandboxError,
+    Unauthorized,
     ValidationFailed,
     validation_failed_from_pydantic,
 )
-from simulator.core.middleware import request_tenant, split_tenant_path
+from simulator.core.journal import JournalRecord, record_request
+from simulator.core.key_attempts import KeyGuard, TooManyFailedKeys
+from simulator.core.middleware import TENANT_ENVIRON_KEY, request_tenant, split_tenant_path
 from simulator.core.models import Tenant
 from simulator.core.openapi_problems import document_problems
-from simulator.core.tenancy import Principal, authenticate, authorize_tenant, tenant_not_found
+from simulator.core.tenancy import Principal, authenticate, authorize_tenant, bearer_key, tenant_not_found
 
 log = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 BEARER_SECURITY = {"bearer": {"type": "http", "scheme": "bearer", "description": "Admin or tenant API key"}}
 
@@ -53,6 +59,7 @@ class AppState:
     config: SandboxConfig
     db: Database
     admin_key: str
+    key_guard: KeyGuard
     title: str = ""
 
 
@@ -227,6 +234,20 @@ def _handle_http_exception(exc: HTTPException) -> Response:
     return problem_response(SandboxError(exc.description or exc.name, code=code, http_status=exc.code or 500))
 
 
+def _handle_refused_request(exc: HTTPException) -> Response:
+    """A body too large or input refused while a view read it (:mod:`simulator.core.request_limits`).
+
+    Registered by status, so it comes before any blueprint's handlers: a browser endpoint answers with
+    its blueprint's error page for the refusal, any other with problem+json.
+    """
+    if exc.response is not None:
+        return exc.response
+    error = request_limits.refusal(exc)
+    if request_limits.answers_with_page():
+        return current_app.handle_user_exception(error)
+    return problem_response(error)
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem_response(
@@ -252,16 +273,24 @@ def build_app(
         responses={"422": Problem},
     )
     app.config["SECRET_KEY"] = config.flask_secret_key()
-    app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
+    request_limits.install(app)  # body limits per kind of endpoint, no NUL characters
     app.session_interface = CookieSessionInterface()
     app.json = SandboxJSONProvider(app)
     db = db or Database(config.resolved_database_url)
+    secrets_at_rest.configure(config, db)  # refuses to serve with a key that opens no stored secret
     app.extensions["sandbox"] = AppState(
-        name=name, config=config, db=db, admin_key=config.effective_admin_key(), title=title
+        name=name,
+        config=config,
+        db=db,
+        admin_key=config.effective_admin_key(),
+        key_guard=KeyGuard(db, config),
+        title=title,
     )
     app.before_request(_refuse_unknown_tenant)
     app.register_error_handler(SandboxError, problem_response)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(413, _handle_refused_request)
+    app.register_error_handler(422, _handle_refused_request)
     app.register_error_handler(Exception, _handle_unexpected)
 
     health_tag = Tag(name="health", description="Liveness and readiness")
@@ -302,8 +331,8 @@ def tenant_blueprint(
         g.tenant = resolve_tenant(tenant_id)
         if secured:
             with database().read() as session:
-                g.principal = authenticate(
-                    session, request.headers.get("Authorization"), app_state().admin_key
+                g.principal = checked_key(
+                    lambda: authenticate(session, request.headers.get("Authorization"), app_state().admin_key)
                 )
                 authorize_tenant(session, g.principal, tenant_id)
 
@@ -377,8 +406,57 @@ def require_principal() -> Principal:
     """The caller of a control-plane view (raises 401 without a valid key)."""
     if "principal" not in g:
         with database().read() as session:
-            g.principal = authenticate(session, request.headers.get("Authorization"), app_state().admin_key)
+            g.principal = checked_key(
+                lambda: authenticate(session, request.headers.get("Authorization"), app_state().admin_key)
+            )
     return g.principal
+
+
+def checked_key(check: Callable[[], T]) -> T:
+    """``check()`` of the request's API key, guarded against guessing (:mod:`simulator.core.key_attempts`).
+
+    A client locked out by its wrong keys is refused (429) before ``check`` runs; an ``Unauthorized`` from
+    ``check`` counts against the client. Both refusals are journaled (:func:`_journal_key_refusal`).
+    """
+    key = bearer_key(request.headers.get("Authorization"))
+    if key is None:
+        return check()
+    guard = app_state().key_guard
+    client = request.remote_addr or ""
+    try:
+        guard.refuse_if_locked(client, key)
+        try:
+            return check()
+        except Unauthorized:
+            raise guard.failed(client, key, request.path) from None
+    except (Unauthorized, TooManyFailedKeys):
+        after_this_request(_journal_key_refusal)
+        raise
+
+
+def _journal_key_refusal(response: Response) -> Response:
+    """Journal a refused key under the URL's tenant, unless the request middleware journals the request
+    anyway (AMS and LMS URLs); a URL without a tenant leaves only the log line."""
+    tenant_id = (request.view_args or {}).get("tenant")
+    if isinstance(tenant_id, str) and TENANT_ENVIRON_KEY not in request.environ:
+        state = app_state()
+        record = JournalRecord(
+            at=wall_now(),
+            app=state.name,
+            method=request.method,
+            path=request.path,
+            query=request.query_string.decode(errors="replace"),
+            request_headers=list(request.headers.items()),
+            status=response.status_code,
+            response_headers=list(response.headers.items()),
+            response_body=response.get_data(),
+            remote_addr=request.remote_addr,
+        )
+        try:
+            record_request(state.db, tenant_id, record, state.config.journal_body_limit)
+        except Exception:  # the journal must never break a request
+            log.exception("could not journal a refused key on %s", request.path)
+    return response
 
 
 def authorized_tenant_id(tenant_id: str) -> str:

@@ -334,12 +334,18 @@ class TenantClient:
         return self.ams("POST", "/gateway/v1/tokens", json={"card": {"number": number, **TEST_CARD}})["id"]
 
     def checkout(
-        self, member_id: str, payment: dict[str, Any], expected_total: int | None = None
+        self,
+        member_id: str,
+        payment: dict[str, Any],
+        expected_total: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
+        """Buy the cart; with ``idempotency_key`` a retry (after a lost answer) gets the first order."""
         body: dict[str, Any] = {"payment": payment}
         if expected_total is not None:
             body["expected_total"] = expected_total
-        return self.ams("POST", f"/api/members/{member_id}/cart/checkout", json=body)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.ams("POST", f"/api/members/{member_id}/cart/checkout", json=body, headers=headers)
 
     def orders(self, member_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Orders, oldest first (the API's default page is 100, at most 500; it has no cursor)."""

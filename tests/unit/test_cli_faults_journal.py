@@ -246,7 +246,7 @@ def test_tail_starts_with_the_newest_matching_entries(sandbox: Any, acme: str, a
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--app", "crm"], "Error: Invalid value for --app: Input should be 'ams' or 'lms'."),
+        (["--app", "crm"], "Error: Invalid value for --app: Input should be 'ams', 'lms' or 'console'."),
         (["--limit", "0"], "Error: Invalid value for --limit: Input should be greater than or equal to 1."),
         (
             ["--status", "42"],

@@ -67,6 +67,7 @@ def test_asked_for_kills_and_restarts_are_not_crashes(supervisor: sup.Supervisor
         child.expected = "kill"
         supervisor._exited(child, KILLED)
     assert not child.crashes and child.restarts == sup.CRASH_LIMIT + 2
+    assert child.restart_at - time.monotonic() <= sup.FIRST_BACKOFF_SECONDS  # however often it is asked
     running(supervisor, "worker-1")
     child.expected = "restart"
     supervisor._exited(child, signal.SIGTERM)

@@ -174,7 +174,7 @@ def test_410_disables_the_endpoint_holds_messages_until_it_is_enabled(world: Wor
     assert world.stored_records() == 2
 
 
-def test_dead_letters_after_the_last_retry_are_replayed_by_api_and_cli(world: World, tmp_path) -> None:
+def test_dead_letters_after_the_last_retry_are_replayed_by_api_and_cli(world: World) -> None:
     add_fault(world, name="broken", status=500)
     with world.lms() as lms:
         world.enroll_and_complete(lms, world.member_ids(1)[0], "ETH-101", 99)
@@ -191,7 +191,7 @@ def test_dead_letters_after_the_last_retry_are_replayed_by_api_and_cli(world: Wo
     world.advance(seconds=1)
     assert outbox(world)["counts"] == {"delivered": 1, "dead": 1}
 
-    flags = ["--database-url", world.db.url, "--data-dir", str(tmp_path / "cli")]
+    flags = ["--database-url", world.db.url, "--data-dir", str(world.config.data_dir)]  # its secret key
     listed = CliRunner().invoke(main, ["outbox", "list", "--tenant", world.tenant, "--state", "dead", *flags])
     assert listed.exit_code == 0, listed.output
     assert "dead: 1" in listed.output

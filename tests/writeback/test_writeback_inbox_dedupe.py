@@ -14,6 +14,7 @@ from simulator.ams.models import Member
 from simulator.ams.writeback import inbox
 from simulator.ams.writeback.models import InboxEntry, WritebackRecord
 from simulator.console.service import create_seeded_tenant
+from simulator.core import secrets_at_rest
 from simulator.core.db import Database
 from simulator.core.models import Tenant
 from tests.conftest import make_config
@@ -23,6 +24,7 @@ from tests.conftest import make_config
 def seeded(tmp_path: Path, any_db_url: str) -> Iterator[tuple[Database, list[str]]]:
     config = make_config(tmp_path, any_db_url)
     db = Database(config.resolved_database_url)
+    secrets_at_rest.configure(config, db)
     db.upgrade()
     create_seeded_tenant(db, config, "acme", seed=3, members=6)
     with db.read() as session:

@@ -24,6 +24,7 @@ import simulator.jobs  # noqa: F401 - registers job kinds and outbox delivery
 from simulator.ams.models import Member
 from simulator.ams.writeback import inbox
 from simulator.console.service import create_seeded_tenant
+from simulator.core import secrets_at_rest
 from simulator.core.clock import advance_clock
 from simulator.core.db import Database
 from simulator.core.delivery import claim_due_messages, next_due_message
@@ -60,6 +61,7 @@ IMMEDIATE = {"name": "now", "trigger": "course.passed", "value_format": "ce_cred
 def db(tmp_path: Path, sqlite_url: str) -> Iterator[Database]:
     config = make_config(tmp_path, sqlite_url)
     database = Database(config.resolved_database_url)
+    secrets_at_rest.configure(config, database)
     database.upgrade()
     create_seeded_tenant(
         database, config, "acme", seed=3, members=8, settings={"writeback": {"rules": [NIGHTLY, IMMEDIATE]}}

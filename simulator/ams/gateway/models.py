@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from simulator.core.db import Base, JSONDocument, UTCDateTime
 from simulator.core.models import tenant_fk
+from simulator.core.secrets_at_rest import EncryptedText
 
 CHARGE_STATUSES = ("succeeded", "requires_action", "failed", "voided", "refunded", "partially_refunded")
 
@@ -26,7 +27,7 @@ class GatewaySecret(Base):
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = tenant_fk()
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(EncryptedText)
 
 
 class CardToken(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from simulator.core.db import Base, JSONDocument, UTCDateTime
 from simulator.core.models import tenant_fk
+from simulator.core.secrets_at_rest import EncryptedText
 
 KEY_STATES = ("active", "previous", "retired")
 
@@ -33,7 +34,7 @@ class SigningKey(Base):
     tenant_id: Mapped[str] = tenant_fk()
     kid: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    private_key_pem: Mapped[str] = mapped_column(EncryptedText)
     certificate_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

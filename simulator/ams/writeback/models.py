@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from simulator.core.db import Base, JSONDocument, UTCDateTime
 from simulator.core.models import BigId, tenant_fk
+from simulator.core.secrets_at_rest import EncryptedText
 
 DESTINATIONS = ("ce_transcript", "activity_history", "profile_field", "badge")
 CREDIT_TYPES = ("CLE", "CPE", "CME", "CEU")
@@ -22,7 +23,7 @@ class InboxSecret(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = tenant_fk()
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

@@ -14,6 +14,7 @@ from simulator.ams.writeback import inbox, transcript
 from simulator.core import json_text
 from simulator.core.db import INT64_MAX
 from simulator.core.errors import BadRequest, SandboxError, ValidationFailed
+from simulator.core.request_limits import refuse_nul_characters
 from simulator.core.tenancy import tenant_settings
 from simulator.core.web import (
     Problem,
@@ -137,6 +138,7 @@ def _parse(body: bytes, max_records: int) -> tuple[list[Any], bool]:
         document = json_text.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from exc
+    refuse_nul_characters(document, body)  # 422: no record holds one, PostgreSQL stores none
     if isinstance(document, dict) and "records" in document:
         records = document["records"]
         if not isinstance(records, list):

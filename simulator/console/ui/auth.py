@@ -19,6 +19,7 @@ from flask import abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from simulator.console.ui.blueprint import ui
+from simulator.core.key_attempts import TooManyFailedKeys
 from simulator.core.models import Tenant
 from simulator.core.security import digest_key, keys_equal
 from simulator.core.tenancy import Principal, authorize_tenant
@@ -131,10 +132,20 @@ def sign_in() -> Any:
 @ui.post("/sign-in")
 def sign_in_post() -> Any:
     key = request.form.get("key", "").strip()
+    next_page = request.form.get("next", "")
+    guard, client = app_state().key_guard, request.remote_addr or ""
+    if key:  # a wrong key counts as on the API: a locked-out address may not sign in either
+        try:
+            guard.refuse_if_locked(client, key)
+        except TooManyFailedKeys as refusal:
+            page = render_template("ui/sign_in.html", next=next_page, error=refusal.message)
+            return page, 429, refusal.headers
     principal = principal_for_key(key) if key else None
     if principal is None:
+        if key:
+            guard.failed(client, key, request.path)
         error = "That key is not the admin key or a tenant's key." if key else "Enter a key."
-        return render_template("ui/sign_in.html", next=request.form.get("next", ""), error=error), 401
+        return render_template("ui/sign_in.html", next=next_page, error=error), 401
     session.clear()
     session[SESSION_KEY] = {
         "admin": principal.is_admin,

@@ -50,7 +50,14 @@ def error_page(status: int, title: str, message: str) -> tuple[str, int]:
 
 @ui.errorhandler(SandboxError)
 def _sandbox_error(error: SandboxError) -> tuple[str, int]:
-    titles = {401: "Sign in needed", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Not valid"}
+    titles = {
+        401: "Sign in needed",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        413: "Too large",
+        422: "Not valid",
+    }
     return error_page(error.http_status, titles.get(error.http_status, "Error"), error.message)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from simulator.core.db import Base, UTCDateTime
 from simulator.core.models import tenant_fk
+from simulator.core.secrets_at_rest import EncryptedText
 
 
 class AmsLink(Base):
@@ -24,8 +25,8 @@ class AmsLink(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = tenant_fk()
     ams_url: Mapped[str] = mapped_column(String(2000))
-    api_key: Mapped[str] = mapped_column(String(200))
-    webhook_secret: Mapped[str] = mapped_column(String(200))
+    api_key: Mapped[str] = mapped_column(EncryptedText)
+    webhook_secret: Mapped[str] = mapped_column(EncryptedText)
 
 
 class PurchaseWebhook(Base):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from simulator.core.db import Base, UTCDateTime
 from simulator.core.models import tenant_fk
+from simulator.core.secrets_at_rest import EncryptedText
 
 
 class ServiceProviderKey(Base):
@@ -23,7 +24,7 @@ class ServiceProviderKey(Base):
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = tenant_fk()
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    private_key_pem: Mapped[str] = mapped_column(EncryptedText)
     certificate_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -69,6 +70,6 @@ class OidcClientRegistration(Base):
     tenant_id: Mapped[str] = tenant_fk()
     issuer: Mapped[str] = mapped_column(String(1024))
     client_id: Mapped[str] = mapped_column(String(200))
-    client_secret: Mapped[str | None] = mapped_column(String(500))
+    client_secret: Mapped[str | None] = mapped_column(EncryptedText)
     redirect_uri: Mapped[str] = mapped_column(String(2048))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

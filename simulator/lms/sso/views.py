@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from simulator.core.clock import wall_now
 from simulator.core.errors import SandboxError
+from simulator.core.request_limits import RequestRefused
 from simulator.core.tenancy import tenant_settings
 from simulator.core.web import (
     Problem,
@@ -111,6 +112,13 @@ def _notice(notice: SsoNotice) -> Response:
     log.info("sign-in refused at %s: %s (%s)", request.path, error.message, error.code)
     retry = f"/t/{current_tenant().id}/login" if error.code != "access_denied" else None
     return _page(notice.title, error.message, error.http_status, error.code, retry)
+
+
+@sso_pages.errorhandler(RequestRefused)
+def _refused(error: RequestRefused) -> Response:
+    """A body too large, or a NUL character in a field, at the ACS or the logout form: a page too."""
+    log.info("request refused at %s: %s (%s)", request.path, error.message, error.code)
+    return _page("Request refused", error.message, error.http_status, error.code)
 
 
 def _complete_sign_in(tenant_id: str, learner: provisioning.LearnerView, protocol: str, **extra: Any) -> None:

@@ -6,19 +6,24 @@ import time
 from typing import Any
 
 import httpx
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import bindparam, select
 
 from simulator.ams.idp.models import OidcAuthorizationCode
 from simulator.ams.idp.oidc.assertions import record_assertion
 from simulator.ams.idp.oidc.provider import Client, SignedInUser, current, user_claims
+from simulator.core import json_text
 from simulator.core.prepared import Prepared
 from simulator.core.tls import client_verify
 
 _jose_keys: dict[str, RSAKey] = {}
+MAX_JWKS_BYTES = 1024 * 1024
+"""A client's ``jwks_uri`` document larger than this is not read."""
 
 _NONCE_USED = Prepared(
     select(OidcAuthorizationCode.pk)
@@ -91,8 +96,43 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         valid_until = claims["exp"] + self.leeway
         return record_assertion(context.db, context.tenant_id, str(claims["sub"]), jti, valid_until)
 
+    def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """authlib's reading of the unverified assertion, with a payload nested too deeply refused too."""
+        try:
+            return super().extract_assertion(assertion)
+        except RecursionError:  # authlib parses the payload with json.loads
+            raise InvalidClientError(description="Invalid JWT payload.") from None
+
     def resolve_client_public_key(self, client: Client) -> KeySet:
+        """The client's registered ``jwks``, or the document at its registered ``jwks_uri``.
+
+        Only registered keys count: a ``jku``, ``x5u`` or ``jwk`` in the assertion's header is never
+        fetched nor trusted (RFC 8725 §3.10). An unreachable or unreadable ``jwks_uri`` refuses the client.
+        """
         jwks = client.metadata.get("jwks")
         if jwks is None and client.metadata.get("jwks_uri"):
-            jwks = httpx.get(client.metadata["jwks_uri"], timeout=5.0, verify=client_verify()).json()
-        return KeySet.import_key_set(jwks or {"keys": []})
+            jwks = _fetch_jwks(client.metadata["jwks_uri"])
+        try:
+            return KeySet.import_key_set(jwks or {"keys": []})
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidClientError(description="The client's registered keys are not a JWK set.") from exc
+
+
+def _fetch_jwks(url: str) -> Any:
+    """The JSON document at a client's ``jwks_uri``, read to at most :data:`MAX_JWKS_BYTES`."""
+    body = bytearray()
+    try:
+        with httpx.stream("GET", url, timeout=5.0, verify=client_verify()) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise InvalidClientError(
+                        description=f"The client's jwks_uri answers with more than {MAX_JWKS_BYTES} bytes."
+                    )
+    except httpx.HTTPError as exc:
+        raise InvalidClientError(description=f"The client's jwks_uri could not be fetched ({url}).") from exc
+    try:
+        return json_text.loads(bytes(body))
+    except ValueError as exc:
+        raise InvalidClientError(description="The client's jwks_uri does not answer with JSON.") from exc

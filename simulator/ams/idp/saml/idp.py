@@ -51,8 +51,14 @@ from simulator.ams.idp.saml.xmlsec_backend import (
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError
 from simulator.core.prepared import Prepared
+from simulator.core.request_limits import SAML_MESSAGE_BYTES, saml_message_too_large
 from simulator.core.settings import SsoSettings
-from simulator.core.untrusted_xml import parse_untrusted, saml_message_problem
+from simulator.core.untrusted_xml import (
+    UnreadableXml,
+    inflate_redirect_message,
+    parse_untrusted,
+    saml_message_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +177,7 @@ class TenantIdp:
     def _checked_authn_request(
         self, saml_request: str, binding: str, query_string: bytes
     ) -> AuthnRequestInfo:
+        refuse_oversized(saml_request, binding)
         if binding == BINDING_HTTP_POST:
             saml_request = self._verified_post_request(saml_request)
         try:
@@ -319,6 +326,7 @@ class TenantIdp:
         Returns the SP's registered HTTP-POST SingleLogoutService URL and the form fields, or
         ``(None, {})`` when the SP registered none (the browser then stays on our "signed out" page).
         """
+        refuse_oversized(saml_request, binding)
         try:
             request = self.server.parse_logout_request(saml_request, binding)
         except Exception as exc:
@@ -336,6 +344,21 @@ class TenantIdp:
         if relay_state:
             fields["RelayState"] = relay_state
         return destination, fields
+
+
+def refuse_oversized(saml_request: str, binding: str) -> None:
+    """Refuse a SAMLRequest larger than a SAML message may be, sent or inflated, before pysaml2 reads it.
+
+    pysaml2 inflates an HTTP-Redirect message whole: a DEFLATE bomb (a few kilobytes in the URL that
+    inflate to gigabytes) is refused here, inflated no further than the limit.
+    """
+    if len(saml_request) > SAML_MESSAGE_BYTES:
+        raise SamlRequestRefused(saml_message_too_large("SAMLRequest"))
+    if binding == BINDING_HTTP_REDIRECT:
+        try:
+            inflate_redirect_message(saml_request, "SAMLRequest")
+        except UnreadableXml as exc:
+            raise SamlRequestRefused(str(exc)) from exc
 
 
 def _unreadable(saml_request: str, binding: str, message: str) -> SamlRequestRefused:

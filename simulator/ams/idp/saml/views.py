@@ -19,7 +19,6 @@ from simulator.ams.idp.saml.metadata import idp_metadata
 from simulator.core.web import database
 
 saml_pages = browser.idp_blueprint("ams_saml", __name__)
-MAX_MESSAGE_CHARS = 200_000
 
 
 def _idp() -> TenantIdp:
@@ -76,8 +75,6 @@ def single_sign_on(tenant: str) -> Response:
     relay_state = values.get("RelayState")
     if not saml_request:
         raise SamlRequestRefused("This address expects a SAML AuthnRequest (the SAMLRequest parameter).")
-    if len(saml_request) > MAX_MESSAGE_CHARS:
-        raise SamlRequestRefused("The SAML AuthnRequest is too large.")
     is_post = request.method == "POST" or request.args.get("binding") == "post"
     binding = BINDING_HTTP_POST if is_post else BINDING_HTTP_REDIRECT
     idp = _idp()

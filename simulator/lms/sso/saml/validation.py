@@ -50,6 +50,7 @@ from simulator.core.clock import wall_now
 from simulator.core.db import Database
 from simulator.core.errors import SandboxError
 from simulator.core.prepared import Prepared
+from simulator.core.request_limits import SAML_MESSAGE_BYTES, saml_message_too_large
 from simulator.core.settings import SsoSettings
 from simulator.core.untrusted_xml import UnreadableXml, parse_untrusted
 from simulator.lms.sso.models import PendingAuthnRequest, SeenAssertion
@@ -59,7 +60,6 @@ from simulator.lms.sso.saml.sp import SpUrls, onelogin_settings, request_data_fo
 
 log = logging.getLogger(__name__)
 
-MAX_RESPONSE_CHARS = 512 * 1024
 MAX_MESSAGE_AGE_SECONDS = 300
 """How long after its IssueInstant a response is still taken (a browser posts it at once)."""
 ALLOWED_SIGNATURE_METHODS = frozenset({Saml.RSA_SHA256, Saml.RSA_SHA384, Saml.RSA_SHA512})
@@ -176,8 +176,10 @@ def _raw_document(saml_response: str) -> Any:
 
     Read before anything else — before the IdP's metadata is fetched — so hostile input costs nothing.
     """
-    if not saml_response or len(saml_response) > MAX_RESPONSE_CHARS:
-        raise SamlResponseMalformed("The SAMLResponse is missing or larger than 512 KiB.")
+    if not saml_response:
+        raise SamlResponseMalformed("The SAMLResponse is missing.")
+    if len(saml_response) > SAML_MESSAGE_BYTES:
+        raise SamlResponseMalformed(saml_message_too_large("SAMLResponse"))
     try:
         data = base64.b64decode("".join(saml_response.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
