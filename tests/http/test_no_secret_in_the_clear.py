@@ -2,12 +2,12 @@
 
 The scenario library runs over real HTTP against the AMS, LMS and console (served in threads) with a
 worker: SAML, OIDC and token hand-off sign-ins, card, bundle, bulk and phone orders, refunds, purchase
-webhooks, immediate and nightly writeback and writeback through an outage. Then a tenant of our own signs a member in
-with a password of its own, sets a writeback endpoint secret and pays with every test card. Afterwards
-nothing in the whole database (every table: the request journal, the outbox, stored scenario runs…) or in
-the logs reads as a private key, an API key, a card number, a password, a client or webhook secret, or
-the key that encrypts the stored secrets. On SQLite (a logical dump and the raw file with its WAL) and
-PostgreSQL (every row of every table).
+webhooks, immediate and nightly writeback and writeback through an outage. Then a tenant of our own
+signs a member in with a password of its own, sets a writeback endpoint secret and pays with every test
+card. Afterwards nothing in the whole database (every table: the request journal, the outbox, stored
+scenario runs…) or in the logs reads as a private key, an API key, a card number, a password, a client
+or webhook secret, or the key that encrypts the stored secrets. On SQLite (a logical dump and the raw
+file with its WAL) and PostgreSQL (every row of every table).
 
 Every library scenario runs but 14 and 15, which kill processes (they need ``sandbox up``; the
 crash-safety tests cover those paths).
