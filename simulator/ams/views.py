@@ -35,8 +35,8 @@ from simulator.core.web import (
 members_tag = Tag(name="members", description="Member directory")
 members_api = tenant_blueprint("members", __name__, [members_tag], prefix="/api", secured=True)
 
-READ_ERRORS: dict[Any, Any] = {401: Problem, 404: Problem, 422: Problem}
-WRITE_ERRORS: dict[Any, Any] = {**READ_ERRORS, 400: Problem, 409: Problem}
+READ_ERRORS: dict[Any, Any] = {401: Problem, 404: Problem}
+WRITE_ERRORS: dict[Any, Any] = {**READ_ERRORS, 409: Problem}
 
 
 def _iterations() -> int:

@@ -13,10 +13,11 @@ from simulator.console import service
 from simulator.console.overview import tenant_overview
 from simulator.core import clock, tenancy
 from simulator.core.db import INT32_MAX
-from simulator.core.errors import BadRequest, ValidationFailed
+from simulator.core.errors import BadRequest, SandboxError, ValidationFailed
 from simulator.core.jobs import pending_jobs
 from simulator.core.settings import TenantSettings, masked_settings, settings_schema
 from simulator.core.web import (
+    JSON_BODY_REQUIRED,
     Problem,
     TenantPath,
     app_state,
@@ -37,8 +38,10 @@ control = APIBlueprint(
     __name__,
     url_prefix="/api",
     abp_security=[{"bearer": []}],
-    abp_responses={"401": Problem, "404": Problem},
+    abp_responses={"401": Problem},
 )
+public = APIBlueprint("control_public", __name__, url_prefix="/api")
+"""What anyone may read, with or without a key."""
 
 
 class TenantCreate(BaseModel):
@@ -179,7 +182,7 @@ def create_tenant(body: TenantCreate) -> tuple[Any, int, dict[str, str]]:
     return created({**summary, "api_key": api_key, "seeded": seeded.counts()}, f"/api/tenants/{body.id}")
 
 
-@control.get("/tenants/<tenant>", tags=[tenants_tag], responses={200: TenantOut})
+@control.get("/tenants/<tenant>", tags=[tenants_tag], responses={200: TenantOut, 404: Problem})
 def get_tenant(path: TenantPath) -> dict[str, Any]:
     """One tenant."""
     principal = require_principal()
@@ -187,7 +190,7 @@ def get_tenant(path: TenantPath) -> dict[str, Any]:
         return service.tenant_summary(tenancy.authorize_tenant(session, principal, path.tenant))
 
 
-@control.delete("/tenants/<tenant>", tags=[tenants_tag], responses={204: None, 403: Problem})
+@control.delete("/tenants/<tenant>", tags=[tenants_tag], responses={204: None, 403: Problem, 404: Problem})
 def delete_tenant(path: TenantPath) -> Any:
     """Delete a tenant and everything it owns (admin key)."""
     require_admin()
@@ -196,7 +199,7 @@ def delete_tenant(path: TenantPath) -> Any:
     return no_content()
 
 
-@control.post("/tenants/<tenant>/reset", tags=[tenants_tag], responses={200: SeedResult})
+@control.post("/tenants/<tenant>/reset", tags=[tenants_tag], responses={200: SeedResult, 404: Problem})
 def reset_tenant(path: TenantPath) -> dict[str, Any]:
     """Throw the tenant's world away and rebuild it from its seed; its id and API key stay."""
     authorized_tenant_id(path.tenant)
@@ -205,7 +208,9 @@ def reset_tenant(path: TenantPath) -> dict[str, Any]:
     return {"tenant": path.tenant, "seeded": summary.counts()}
 
 
-@control.post("/tenants/<tenant>/seed", tags=[tenants_tag], responses={200: SeedResult, 422: Problem})
+@control.post(
+    "/tenants/<tenant>/seed", tags=[tenants_tag], responses={200: SeedResult, 422: Problem, 404: Problem}
+)
 def seed_tenant(path: TenantPath, body: SeedRequest) -> dict[str, Any]:
     """Replace the tenant's data with freshly seeded data; the new (seed, members) becomes its reset state."""
     authorized_tenant_id(path.tenant)
@@ -214,7 +219,7 @@ def seed_tenant(path: TenantPath, body: SeedRequest) -> dict[str, Any]:
     return {"tenant": path.tenant, "seeded": summary.counts()}
 
 
-@control.post("/tenants/<tenant>/api-key", tags=[tenants_tag], responses={200: ApiKeyOut})
+@control.post("/tenants/<tenant>/api-key", tags=[tenants_tag], responses={200: ApiKeyOut, 404: Problem})
 def rotate_api_key(path: TenantPath) -> dict[str, str]:
     """Issue a new API key for the tenant; the old one stops working at once."""
     authorized_tenant_id(path.tenant)
@@ -222,7 +227,7 @@ def rotate_api_key(path: TenantPath) -> dict[str, str]:
         return {"api_key": tenancy.rotate_api_key(session, path.tenant)}
 
 
-@control.delete("/tenants/<tenant>/api-key", tags=[tenants_tag], responses={204: None})
+@control.delete("/tenants/<tenant>/api-key", tags=[tenants_tag], responses={204: None, 404: Problem})
 def revoke_api_key(path: TenantPath) -> Any:
     """Revoke the tenant's API key without issuing another: it stops working at once, in every process.
     Until the admin key issues a new one (``POST …/api-key``), only the admin key opens the tenant."""
@@ -260,7 +265,7 @@ def get_overview(path: TenantPath) -> dict[str, Any]:
     return tenant_overview(state.db, state.config, authorized_tenant_id(path.tenant))
 
 
-@control.get("/tenants/<tenant>/settings", tags=[settings_tag], responses={200: TenantSettings})
+@control.get("/tenants/<tenant>/settings", tags=[settings_tag], responses={200: TenantSettings, 404: Problem})
 def get_settings(path: TenantPath) -> dict[str, Any]:
     """The tenant's whole settings document."""
     principal = require_principal()
@@ -271,7 +276,7 @@ def get_settings(path: TenantPath) -> dict[str, Any]:
 @control.patch(
     "/tenants/<tenant>/settings",
     tags=[settings_tag],
-    responses={200: TenantSettings, 400: Problem, 422: Problem},
+    responses={200: TenantSettings, 400: Problem, 415: Problem, 422: Problem, 404: Problem},
     openapi_extensions={
         "requestBody": {
             "description": "A JSON merge patch (RFC 7396) of the settings document.",
@@ -286,6 +291,8 @@ def get_settings(path: TenantPath) -> dict[str, Any]:
 def patch_settings(path: TenantPath) -> dict[str, Any]:
     """Merge-patch the settings; the result is validated whole, and nothing changes when it is invalid."""
     authorized_tenant_id(path.tenant)
+    if not request.is_json:  # application/json or application/merge-patch+json, as documented
+        raise SandboxError(JSON_BODY_REQUIRED, code="unsupported_media_type", http_status=415)
     patch = request.get_json(silent=True, force=True)
     if patch is None:
         raise BadRequest("The request body must be a JSON object (a merge patch).", code="invalid_json")
@@ -299,7 +306,7 @@ SETTINGS_SCHEMA_RESPONSE = {
 }
 
 
-@control.get("/schema/settings", tags=[settings_tag], security=[], responses={200: SETTINGS_SCHEMA_RESPONSE})
+@public.get("/schema/settings", tags=[settings_tag], responses={200: SETTINGS_SCHEMA_RESPONSE})
 def get_settings_schema() -> dict[str, Any]:
     """JSON Schema of the settings document."""
     return settings_schema()
@@ -314,13 +321,15 @@ def _clock_body(state: clock.ClockState) -> dict[str, Any]:
     return body
 
 
-@control.get("/tenants/<tenant>/clock", tags=[clock_tag], responses={200: ClockOut})
+@control.get("/tenants/<tenant>/clock", tags=[clock_tag], responses={200: ClockOut, 404: Problem})
 def get_clock(path: TenantPath) -> dict[str, Any]:
     """Business time for the tenant, and the jobs waiting for it."""
     return _clock_body(clock.read_clock(database(), authorized_tenant_id(path.tenant)))
 
 
-@control.post("/tenants/<tenant>/clock/advance", tags=[clock_tag], responses={200: ClockOut, 422: Problem})
+@control.post(
+    "/tenants/<tenant>/clock/advance", tags=[clock_tag], responses={200: ClockOut, 422: Problem, 404: Problem}
+)
 def advance_clock(path: TenantPath, body: ClockAdvance) -> dict[str, Any]:
     """Move business time forward; every job that becomes due runs, in time order, before this returns."""
     tenant_id = authorized_tenant_id(path.tenant)
@@ -328,13 +337,13 @@ def advance_clock(path: TenantPath, body: ClockAdvance) -> dict[str, Any]:
     return _clock_body(clock.advance_clock(database(), tenant_id, body.delta_from(now)))
 
 
-@control.post("/tenants/<tenant>/clock/freeze", tags=[clock_tag], responses={200: ClockOut})
+@control.post("/tenants/<tenant>/clock/freeze", tags=[clock_tag], responses={200: ClockOut, 404: Problem})
 def freeze_clock(path: TenantPath) -> dict[str, Any]:
     """Stop business time (it then moves only when advanced)."""
     return _clock_body(clock.freeze_clock(database(), authorized_tenant_id(path.tenant)))
 
 
-@control.post("/tenants/<tenant>/clock/resume", tags=[clock_tag], responses={200: ClockOut})
+@control.post("/tenants/<tenant>/clock/resume", tags=[clock_tag], responses={200: ClockOut, 404: Problem})
 def resume_clock(path: TenantPath) -> dict[str, Any]:
     """Let business time flow again from where it stands."""
     return _clock_body(clock.resume_clock(database(), authorized_tenant_id(path.tenant)))

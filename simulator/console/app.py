@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import simulator.jobs  # noqa: F401 - clock advances run every registered job kind
 from simulator.config import SandboxConfig, load_config
-from simulator.console.api import control
+from simulator.console.api import control, public
 from simulator.console.conformance_api import conformance_api
 from simulator.console.faults_api import faults_api
 from simulator.console.journal_api import journal_api
@@ -29,6 +29,7 @@ def create_app(config: SandboxConfig | None = None, db: Database | None = None):
     config = config or load_config()
     app = build_app("console", "Sandbox control API", DESCRIPTION, config, db)
     app.register_api(control)
+    app.register_api(public)
     app.register_api(faults_api)
     app.register_api(journal_api)
     app.register_api(outbox_api)

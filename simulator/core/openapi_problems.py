@@ -7,7 +7,10 @@ list. :func:`document_problems` corrects a generated document in place (once; ca
 changes nothing):
 
 - a response documented as a ``Problem`` is ``application/problem+json``;
-- an operation with parameters or a body answers 422 with a ``Problem`` when they do not validate;
+- an operation with a body, a query, header or cookie parameter, or a path parameter its schema
+  constrains answers 422 with a ``Problem`` when they do not validate (a plain path segment always
+  validates, the route's converter 404s a non-integer, and an unknown ``/t/{tenant}`` is a 404 before
+  anything is validated: an operation with nothing else documents no 422 unless its route declares one);
 - an operation with a JSON body answers 400 (``invalid_json``) and 415 (a body not declared JSON);
 - an operation that requires a key answers 401 without one, and 429 to a client locked out by its wrong
   keys (``simulator.core.key_attempts``);
@@ -36,6 +39,8 @@ _STATUS_TEXT = {
 }
 TENANT_PREFIX = "/t/{tenant}"
 _HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
+_PATH_CONSTRAINTS = {"pattern", "minLength", "maxLength", "enum", "const", "minimum", "maximum"}
+"""What a path parameter's schema may demand beyond its route converter (which 404s a non-integer)."""
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -52,6 +57,19 @@ def _is_default_validation_error(response: dict[str, Any]) -> bool:
 
 def _problem(status: str) -> dict[str, Any]:
     return {"description": _STATUS_TEXT[status], "content": dict(_PROBLEM_CONTENT)}
+
+
+def _can_fail_validation(path: str, operation: dict[str, Any]) -> bool:
+    if operation.get("requestBody"):
+        return True
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") != "path":
+            return True
+        if parameter["name"] == "tenant" and path.startswith(TENANT_PREFIX):
+            continue  # an unknown tenant is a 404 before anything is validated
+        if set(parameter.get("schema") or {}) & _PATH_CONSTRAINTS:
+            return True
+    return False
 
 
 def _requires_key(document: dict[str, Any], operation: dict[str, Any]) -> bool:
@@ -76,7 +94,7 @@ def document_problems(document: dict[str, Any], api_prefixes: tuple[str, ...] = 
             if "application/json" in (operation.get("requestBody") or {}).get("content", {}):
                 for status in ("400", "415"):
                     responses.setdefault(status, _problem(status))
-            if operation.get("parameters") or operation.get("requestBody"):
+            if _can_fail_validation(path, operation):
                 responses.setdefault("422", _problem("422"))
             if _requires_key(document, operation):
                 responses.setdefault("401", _problem("401"))

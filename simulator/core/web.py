@@ -40,6 +40,7 @@ from simulator.core.journal import JournalRecord, record_request
 from simulator.core.key_attempts import KeyGuard, TooManyFailedKeys
 from simulator.core.middleware import TENANT_ENVIRON_KEY, request_tenant, split_tenant_path
 from simulator.core.models import Tenant
+from simulator.core.openapi_links import document_links
 from simulator.core.openapi_problems import document_problems
 from simulator.core.tenancy import Principal, authenticate, authorize_tenant, bearer_key, tenant_not_found
 
@@ -270,7 +271,6 @@ def build_app(
         doc_prefix="/docs",
         doc_url="/openapi.json",
         validation_error_callback=_validation_error,
-        responses={"422": Problem},
     )
     app.config["SECRET_KEY"] = config.flask_secret_key()
     request_limits.install(app)  # body limits per kind of endpoint, no NUL characters
@@ -304,7 +304,7 @@ def build_app(
 
     @app.get("/openapi.json", doc_ui=False)
     def openapi_document() -> dict[str, Any]:
-        return document_problems(app.api_doc, api_prefixes=API_PATH_PREFIXES)
+        return document_links(document_problems(app.api_doc, api_prefixes=API_PATH_PREFIXES))
 
     return app
 

@@ -39,7 +39,6 @@ PUBLISH_TOPIC = "catalog.course.published"
 catalog_tag = Tag(name="catalog", description="Create and update courses; the AMS's catalog channel")
 catalog_api = tenant_blueprint("lms_catalog", __name__, [catalog_tag], prefix="/api", secured=True)
 catalog_link = tenant_blueprint("lms_catalog_link", __name__, [catalog_tag], prefix="/catalog")
-ERRORS: dict[Any, Any] = {400: Problem, 401: Problem, 404: Problem, 422: Problem}
 
 
 class CourseFields(BaseModel):
@@ -106,7 +105,7 @@ def _verified(session: Session, tenant_id: str) -> str:
         raise SandboxError(exc.message, code=exc.reason, http_status=401) from exc
 
 
-@catalog_api.put("/courses/<code>", responses={200: CourseOut, 201: CourseOut, **ERRORS})
+@catalog_api.put("/courses/<code>", responses={200: CourseOut, 201: CourseOut})
 def put_course(path: CourseCodePath, body: CourseFields) -> Any:
     """Create (201) or update (200) a course by its stable code; a new course needs a `title`."""
     with database().session() as session:
@@ -116,7 +115,7 @@ def put_course(path: CourseCodePath, body: CourseFields) -> Any:
     return course
 
 
-@catalog_link.post("/webhooks", responses={200: CatalogWebhookResult, **ERRORS})
+@catalog_link.post("/webhooks", responses={200: CatalogWebhookResult, 400: Problem, 401: Problem})
 def catalog_webhook(path: TenantPath) -> dict[str, Any]:
     """`catalog.course.published` from the AMS (signed): `{"type", "course": {"code", "title", "kind"}}`."""
     with database().session() as session:
@@ -137,7 +136,7 @@ def catalog_webhook(path: TenantPath) -> dict[str, Any]:
     return {"webhook_id": webhook_id, "result": "created" if is_new else "updated", "course": course}
 
 
-@catalog_link.get("/courses", responses={200: CourseList, **ERRORS})
+@catalog_link.get("/courses", responses={200: CourseList, 401: Problem})
 def catalog_for_ams(path: TenantPath) -> dict[str, Any]:
     """The catalog for the AMS's import; the request must be signed with the shared purchase secret."""
     with database().read() as session:

@@ -28,6 +28,16 @@ A, B = "alpha", "bravo"
 RETRY_AT_ONCE = {"schedule_seconds": [0, 5], "time_scale": 0.0001, "jitter": 0.0}
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 BUYERS = ("M100001", "M100004")
+BODY_HINTS = {
+    "console POST /api/tenants/{tenant}/faults": {"status": 503, "path": "/never-requested"},
+    "console POST /api/tenants/{tenant}/saml/responses": {"email": "active.member@demo.test"},
+    "ams POST /t/{tenant}/api/members/{member_id}/cart/checkout": {"payment": {"po_number": "PO-9"}},
+    "ams POST /t/{tenant}/api/members/{member_id}/orders": {"payment": {"po_number": "PO-9"}},
+    "ams POST /t/{tenant}/api/organisations/{org_id}/orders": {"payment": {"po_number": "PO-9"}},
+}
+"""Fields a rule across fields needs beyond the schema's required ones (a fault needs an effect, a minted
+response a member, a payment a card or a purchase order): without them the body is refused before the
+key (console) or the object named (AMS) is looked at."""
 
 
 @dataclass

@@ -24,7 +24,7 @@ from simulator.core.models import Tenant
 from simulator.core.security import digest_key
 from tests.conftest import ADMIN, TenantHandle, bearer, fresh_postgres_schema
 from tests.helpers import isolation
-from tests.helpers.isolation_world import A, B, World, two_tenant_world
+from tests.helpers.isolation_world import BODY_HINTS, A, B, World, two_tenant_world
 
 PROBLEM = "application/problem+json"
 NEW_PERSON = {"email": "intruder@example.org", "given_name": "In", "family_name": "Truder"}
@@ -152,16 +152,6 @@ MAY_ADD = {
 }
 """Rows a call may add to A whoever makes it, and a text each new row holds: the writeback inbox lists
 every refused delivery (for A's integrator to see); a sign-in started at A's LMS waits for its response."""
-BODY_HINTS = {
-    "console POST /api/tenants/{tenant}/faults": {"status": 503, "path": "/never-requested"},
-    "console POST /api/tenants/{tenant}/saml/responses": {"email": "active.member@demo.test"},
-    "ams POST /t/{tenant}/api/members/{member_id}/cart/checkout": {"payment": {"po_number": "PO-9"}},
-    "ams POST /t/{tenant}/api/members/{member_id}/orders": {"payment": {"po_number": "PO-9"}},
-    "ams POST /t/{tenant}/api/organisations/{org_id}/orders": {"payment": {"po_number": "PO-9"}},
-}
-"""Fields a rule across fields needs beyond the schema's required ones (a fault needs an effect, a minted
-response a member, a payment a card or a purchase order): without them the body is refused before the
-key (console) or the object named (AMS) is looked at."""
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

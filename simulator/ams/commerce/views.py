@@ -58,18 +58,17 @@ from simulator.core.web import Problem, TenantPath, created, current_tenant, dat
 
 commerce_tag = Tag(name="commerce", description="Catalog, carts, checkout, orders and the ledger")
 commerce_api = tenant_blueprint("commerce", __name__, [commerce_tag], prefix="/api", secured=True)
-ERRORS: dict[Any, Any] = {401: Problem, 402: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 STAFF_HEADER = "X-Staff-Member"
 
 
-@commerce_api.get("/products", responses={200: ProductList, **ERRORS})
+@commerce_api.get("/products", responses={200: ProductList})
 def list_products(path: TenantPath, query: ProductQuery) -> dict[str, Any]:
     """The catalog (prices in minor units per price class)."""
     with database().read() as session:
         return {"items": catalog.list_products(session, current_tenant().id, query.kind)}
 
 
-@commerce_api.post("/products", responses={201: Product, **ERRORS})
+@commerce_api.post("/products", responses={201: Product, 409: Problem})
 def create_product(path: TenantPath, body: ProductIn) -> tuple[Any, int, dict[str, str]]:
     """Add a product; courses and webinars name the LMS course code they grant (and are published to
     the LMS with `catalog_owner: ams`; refused with `catalog_owner: lms`)."""
@@ -80,7 +79,7 @@ def create_product(path: TenantPath, body: ProductIn) -> tuple[Any, int, dict[st
     return created(product, f"/t/{current_tenant().id}/api/products/{product['code']}")
 
 
-@commerce_api.get("/products/<code>", responses={200: Product, **ERRORS})
+@commerce_api.get("/products/<code>", responses={200: Product})
 def get_product(path: ProductPath) -> dict[str, Any]:
     """One product."""
     with database().read() as session:
@@ -90,7 +89,7 @@ def get_product(path: ProductPath) -> dict[str, Any]:
         return catalog.product_json(product)
 
 
-@commerce_api.patch("/products/<code>", responses={200: Product, **ERRORS})
+@commerce_api.patch("/products/<code>", responses={200: Product})
 def update_product(path: ProductPath, body: ProductUpdate) -> dict[str, Any]:
     """Change title, prices, bundle contents or whether it is sold (courses are published again)."""
     with database().session() as session:
@@ -99,34 +98,34 @@ def update_product(path: ProductPath, body: ProductUpdate) -> dict[str, Any]:
         return product
 
 
-@commerce_api.post("/catalog/import", responses={200: CatalogImport, 409: Problem, 502: Problem, **ERRORS})
+@commerce_api.post("/catalog/import", responses={200: CatalogImport, 409: Problem, 502: Problem})
 def import_catalog(path: TenantPath) -> dict[str, Any]:
     """With `catalog_owner: lms`: import the LMS courses now (new ones priced from contact hours)."""
     return catalog_owner.import_catalog(database(), current_tenant().id)
 
 
-@commerce_api.get("/coupons", responses={200: CouponList, **ERRORS})
+@commerce_api.get("/coupons", responses={200: CouponList})
 def list_coupons(path: TenantPath) -> dict[str, Any]:
     """Coupons with their use counts."""
     with database().read() as session:
         return {"items": catalog.list_coupons(session, current_tenant().id)}
 
 
-@commerce_api.post("/coupons", responses={201: Coupon, **ERRORS})
+@commerce_api.post("/coupons", responses={201: Coupon, 409: Problem})
 def create_coupon(path: TenantPath, body: CouponIn) -> tuple[Any, int, dict[str, str]]:
     """Add a coupon: percent or amount off, optional expiry (business clock) and usage limit."""
     with database().session() as session:
         return created(catalog.create_coupon(session, current_tenant(), body))
 
 
-@commerce_api.get("/members/<member_id>/cart", responses={200: Cart, **ERRORS})
+@commerce_api.get("/members/<member_id>/cart", responses={200: Cart})
 def get_cart(path: CartPath) -> dict[str, Any]:
     """The member's cart, priced for them now: lines, bundle savings, coupon, totals."""
     with database().read() as session:
         return carts.view_cart(session, current_tenant(), path.member_id)
 
 
-@commerce_api.post("/members/<member_id>/cart/items", responses={200: Cart, **ERRORS})
+@commerce_api.post("/members/<member_id>/cart/items", responses={200: Cart})
 def add_cart_item(path: CartPath, body: CartItemIn) -> dict[str, Any]:
     """Add a product (quantities add up)."""
     with database().session() as session:
@@ -134,7 +133,7 @@ def add_cart_item(path: CartPath, body: CartItemIn) -> dict[str, Any]:
         return carts.view_cart(session, current_tenant(), path.member_id)
 
 
-@commerce_api.patch("/members/<member_id>/cart/items/<product_code>", responses={200: Cart, **ERRORS})
+@commerce_api.patch("/members/<member_id>/cart/items/<product_code>", responses={200: Cart})
 def update_cart_item(path: CartItemPath, body: CartItemUpdate) -> dict[str, Any]:
     """Set a quantity; 0 removes the line."""
     with database().session() as session:
@@ -142,7 +141,7 @@ def update_cart_item(path: CartItemPath, body: CartItemUpdate) -> dict[str, Any]
         return carts.view_cart(session, current_tenant(), path.member_id)
 
 
-@commerce_api.put("/members/<member_id>/cart/coupon", responses={200: Cart, **ERRORS})
+@commerce_api.put("/members/<member_id>/cart/coupon", responses={200: Cart})
 def apply_coupon(path: CartPath, body: CouponApply) -> dict[str, Any]:
     """Apply a coupon to the cart (`null` removes it)."""
     with database().session() as session:
@@ -150,7 +149,7 @@ def apply_coupon(path: CartPath, body: CouponApply) -> dict[str, Any]:
         return carts.view_cart(session, current_tenant(), path.member_id)
 
 
-@commerce_api.post("/members/<member_id>/cart/checkout", responses={201: Order, **ERRORS})
+@commerce_api.post("/members/<member_id>/cart/checkout", responses={201: Order, 402: Problem})
 def checkout(path: CartPath, body: CheckoutIn) -> Response:
     """Buy the cart: by card token (charged now) or purchase order (invoiced). Honours Idempotency-Key."""
 
@@ -162,7 +161,7 @@ def checkout(path: CartPath, body: CheckoutIn) -> Response:
     return idempotent_call(f"checkout:{path.member_id}", dump(body), work, keep_declines=False)
 
 
-@commerce_api.post("/members/<member_id>/orders", responses={201: Order, **ERRORS})
+@commerce_api.post("/members/<member_id>/orders", responses={201: Order, 402: Problem, 403: Problem})
 def phone_order(path: CartPath, body: PhoneOrderIn) -> Response:
     """A phone order entered by staff for the member: send `X-Staff-Member: <staff member id>`."""
     staff_id = request.headers.get(STAFF_HEADER)
@@ -183,7 +182,7 @@ def phone_order(path: CartPath, body: PhoneOrderIn) -> Response:
     return idempotent_call(f"phone:{path.member_id}", dump(body), work, keep_declines=False)
 
 
-@commerce_api.post("/organisations/<org_id>/orders", responses={201: Order, **ERRORS})
+@commerce_api.post("/organisations/<org_id>/orders", responses={201: Order, 402: Problem})
 def bulk_order(path: OrganisationPath, body: BulkOrderIn) -> Response:
     """An organisation buys N seats of a course (default price); seats are then assigned to its members."""
 
@@ -200,7 +199,7 @@ def bulk_order(path: OrganisationPath, body: BulkOrderIn) -> Response:
     return idempotent_call(f"bulk:{path.org_id}", dump(body), work, keep_declines=False)
 
 
-@commerce_api.get("/orders", responses={200: OrderList, **ERRORS})
+@commerce_api.get("/orders", responses={200: OrderList})
 def list_orders(path: TenantPath, query: OrderQuery) -> dict[str, Any]:
     """Orders, oldest first (`newest_first=true`: newest first); optionally one member's, one status."""
     with database().read() as session:
@@ -210,7 +209,7 @@ def list_orders(path: TenantPath, query: OrderQuery) -> dict[str, Any]:
         return {"items": items}
 
 
-@commerce_api.get("/orders/<number>", responses={200: OrderDetail, **ERRORS})
+@commerce_api.get("/orders/<number>", responses={200: OrderDetail})
 def get_order(path: OrderPath) -> dict[str, Any]:
     """One order with its lines, seats, ledger entries and balance."""
     tenant_id = current_tenant().id
@@ -221,7 +220,7 @@ def get_order(path: OrderPath) -> dict[str, Any]:
         return order
 
 
-@commerce_api.post("/orders/<number>/refunds", responses={200: Order, **ERRORS})
+@commerce_api.post("/orders/<number>/refunds", responses={200: Order, 409: Problem})
 def refund_order(path: OrderPath, body: RefundIn) -> Response:
     """Refund the order (or one line): money back through the gateway, LMS access removed."""
     return idempotent_call(
@@ -231,7 +230,7 @@ def refund_order(path: OrderPath, body: RefundIn) -> Response:
     )
 
 
-@commerce_api.post("/orders/<number>/payments", responses={200: Order, **ERRORS})
+@commerce_api.post("/orders/<number>/payments", responses={200: Order, 409: Problem})
 def record_payment(path: OrderPath, body: PoPaymentIn) -> Response:
     """Record a payment received against a purchase order."""
     return idempotent_call(
@@ -241,14 +240,14 @@ def record_payment(path: OrderPath, body: PoPaymentIn) -> Response:
     )
 
 
-@commerce_api.post("/orders/<number>/cancel", responses={200: Order, **ERRORS})
+@commerce_api.post("/orders/<number>/cancel", responses={200: Order, 409: Problem})
 def cancel_order(path: OrderPath) -> dict[str, Any]:
     """Cancel an unpaid purchase order (access granted before payment is removed)."""
     with database().session() as session:
         return orders.cancel_order(session, session.get(Tenant, current_tenant().id), path.number)
 
 
-@commerce_api.post("/orders/<number>/seats", responses={200: Order, **ERRORS})
+@commerce_api.post("/orders/<number>/seats", responses={200: Order, 409: Problem})
 def assign_seat(path: OrderPath, body: SeatAssignIn) -> dict[str, Any]:
     """Assign a free seat of a bulk order to a member of the buying organisation."""
     with database().session() as session:
@@ -257,7 +256,7 @@ def assign_seat(path: OrderPath, body: SeatAssignIn) -> dict[str, Any]:
         )
 
 
-@commerce_api.get("/ledger", responses={200: Balances, **ERRORS})
+@commerce_api.get("/ledger", responses={200: Balances})
 def ledger_balances(path: TenantPath, query: LedgerQuery) -> dict[str, Any]:
     """Account balances (debit − credit) for the tenant, one member or one order; `amount_due` is owed."""
     with database().read() as session:

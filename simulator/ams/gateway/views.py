@@ -23,7 +23,6 @@ from simulator.core.web import Problem, TenantPath, current_tenant, database, te
 
 gateway_tag = Tag(name="gateway", description="Payment gateway stub (test cards select the outcome)")
 gateway_api = tenant_blueprint("gateway", __name__, [gateway_tag], prefix="/gateway/v1", secured=True)
-ERRORS: dict[Any, Any] = {401: Problem, 402: Problem, 404: Problem, 409: Problem, 422: Problem}
 
 
 class TokenIn(BaseModel):
@@ -119,7 +118,7 @@ def idempotent_call(
     return _json(result, status)
 
 
-@gateway_api.post("/tokens", responses={201: TokenOut, **ERRORS})
+@gateway_api.post("/tokens", responses={201: TokenOut, 402: Problem})
 def create_token(path: TenantPath, body: TokenIn) -> Response:
     """Tokenise a card. Only brand, last four, expiry and a keyed fingerprint are kept."""
     return idempotent_call(
@@ -129,7 +128,7 @@ def create_token(path: TenantPath, body: TokenIn) -> Response:
     )
 
 
-@gateway_api.post("/charges", responses={201: ChargeOut, **ERRORS})
+@gateway_api.post("/charges", responses={201: ChargeOut, 402: Problem})
 def create_charge(path: TenantPath, body: ChargeIn) -> Response:
     """Charge a token. The token's test card decides: succeeded, requires_action, or a 402 decline."""
     return idempotent_call(
@@ -142,14 +141,14 @@ def create_charge(path: TenantPath, body: ChargeIn) -> Response:
     )
 
 
-@gateway_api.get("/charges/<charge_id>", responses={200: ChargeOut, **ERRORS})
+@gateway_api.get("/charges/<charge_id>", responses={200: ChargeOut})
 def get_charge(path: ChargePath) -> dict[str, Any]:
     """One charge with its refunds."""
     with database().read() as session:
         return service.get_charge(session, current_tenant().id, path.charge_id)
 
 
-@gateway_api.post("/charges/<charge_id>/confirm", responses={200: ChargeOut, **ERRORS})
+@gateway_api.post("/charges/<charge_id>/confirm", responses={200: ChargeOut, 402: Problem, 409: Problem})
 def confirm_charge(path: ChargePath, body: ConfirmIn) -> Response:
     """Second step of the challenge card: `pass` completes the charge, anything else fails it."""
     return idempotent_call(
@@ -162,7 +161,7 @@ def confirm_charge(path: ChargePath, body: ConfirmIn) -> Response:
     )
 
 
-@gateway_api.post("/charges/<charge_id>/refunds", responses={200: ChargeOut, **ERRORS})
+@gateway_api.post("/charges/<charge_id>/refunds", responses={200: ChargeOut, 409: Problem})
 def refund_charge(path: ChargePath, body: ChargeRefundIn) -> Response:
     """Refund all that is left of a charge, or `amount` of it."""
     return idempotent_call(
@@ -172,7 +171,7 @@ def refund_charge(path: ChargePath, body: ChargeRefundIn) -> Response:
     )
 
 
-@gateway_api.post("/charges/<charge_id>/void", responses={200: ChargeOut, **ERRORS})
+@gateway_api.post("/charges/<charge_id>/void", responses={200: ChargeOut, 409: Problem})
 def void_charge(path: ChargePath) -> Response:
     """Cancel a charge awaiting its challenge, or a same-day charge that was not refunded."""
     return idempotent_call(

@@ -30,7 +30,7 @@ inbox_tag = Tag(
 )
 inbox_api = tenant_blueprint("writeback_inbox", __name__, [inbox_tag], prefix="/writeback")
 writeback_api = tenant_blueprint("writeback_api", __name__, [inbox_tag], prefix="/api", secured=True)
-READ_ERRORS: dict[Any, Any] = {401: Problem, 404: Problem, 422: Problem}
+READ_ERRORS: dict[Any, Any] = {401: Problem, 404: Problem}
 CSV_RESPONSE = {
     "description": f"One row per CE transcript entry; columns: {', '.join(transcript.CSV_COLUMNS)}.",
     "content": {"text/csv": {"schema": {"type": "string"}}},

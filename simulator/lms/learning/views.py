@@ -26,7 +26,6 @@ from simulator.lms.learning import service
 
 learning_tag = Tag(name="learning", description="Courses, webinars, enrollments and learning activity")
 learning_api = tenant_blueprint("learning", __name__, [learning_tag], prefix="/api", secured=True)
-ERRORS: dict[Any, Any] = {401: Problem, 404: Problem, 409: Problem, 422: Problem}
 
 
 class _Strict(BaseModel):
@@ -128,14 +127,14 @@ def _tenant(session: Any) -> Tenant:
     return tenant
 
 
-@learning_api.get("/courses", responses={200: CourseList, **ERRORS})
+@learning_api.get("/courses", responses={200: CourseList})
 def list_courses(path: TenantPath) -> dict[str, Any]:
     """The catalog: courses and webinars with contact hours, credits, credit type and pass rules."""
     with database().read() as session:
         return {"courses": service.list_courses(session, current_tenant().id)}
 
 
-@learning_api.post("/enrollments", responses={201: Enrollment, 200: Enrollment, **ERRORS})
+@learning_api.post("/enrollments", responses={201: Enrollment, 200: Enrollment})
 def create_enrollment(path: TenantPath, body: EnrollmentCreate) -> Any:
     """Enrol a member (the learner is created from the member id if unknown); enrolling twice is a no-op."""
     with database().session() as session:
@@ -145,7 +144,7 @@ def create_enrollment(path: TenantPath, body: EnrollmentCreate) -> Any:
     return created(enrollment, f"/t/{path.tenant}/api/enrollments/{enrollment['id']}")
 
 
-@learning_api.get("/enrollments", responses={200: EnrollmentList, **ERRORS})
+@learning_api.get("/enrollments", responses={200: EnrollmentList})
 def list_enrollments(path: TenantPath, query: EnrollmentQuery) -> dict[str, Any]:
     """Enrollments, oldest first, filtered by member, course and/or status, each with its `source`;
     follow `next_since` for the next page."""
@@ -162,21 +161,21 @@ def list_enrollments(path: TenantPath, query: EnrollmentQuery) -> dict[str, Any]
     return {"enrollments": items, "next_since": items[-1]["id"] if len(items) == query.limit else None}
 
 
-@learning_api.get("/enrollments/<int:enrollment_id>", responses={200: Enrollment, **ERRORS})
+@learning_api.get("/enrollments/<int:enrollment_id>", responses={200: Enrollment})
 def get_enrollment(path: EnrollmentPath) -> dict[str, Any]:
     """One enrollment."""
     with database().read() as session:
         return service.get_enrollment(session, current_tenant().id, path.enrollment_id)
 
 
-@learning_api.post("/enrollments/<int:enrollment_id>/start", responses={200: Enrollment, **ERRORS})
+@learning_api.post("/enrollments/<int:enrollment_id>/start", responses={200: Enrollment, 409: Problem})
 def start(path: EnrollmentPath) -> dict[str, Any]:
     """Start learning (fires `enrollment.started` once)."""
     with database().session() as session:
         return service.start(session, _tenant(session), path.enrollment_id, _lms_url())
 
 
-@learning_api.post("/enrollments/<int:enrollment_id>/progress", responses={200: Enrollment, **ERRORS})
+@learning_api.post("/enrollments/<int:enrollment_id>/progress", responses={200: Enrollment, 409: Problem})
 def progress(path: EnrollmentPath, body: ProgressBody) -> dict[str, Any]:
     """Record progress in percent (never goes back)."""
     with database().session() as session:
@@ -185,7 +184,7 @@ def progress(path: EnrollmentPath, body: ProgressBody) -> dict[str, Any]:
         )
 
 
-@learning_api.post("/enrollments/<int:enrollment_id>/complete", responses={200: Enrollment, **ERRORS})
+@learning_api.post("/enrollments/<int:enrollment_id>/complete", responses={200: Enrollment, 409: Problem})
 def complete(path: EnrollmentPath, body: CompleteBody) -> dict[str, Any]:
     """Finish a course with a score: `course.completed`, then `course.passed` (+ `certificate.issued`,
     `credits.awarded`) or `course.failed`."""
@@ -193,7 +192,7 @@ def complete(path: EnrollmentPath, body: CompleteBody) -> dict[str, Any]:
         return service.complete(session, _tenant(session), path.enrollment_id, body.score, _lms_url())
 
 
-@learning_api.post("/enrollments/<int:enrollment_id>/attend", responses={200: Enrollment, **ERRORS})
+@learning_api.post("/enrollments/<int:enrollment_id>/attend", responses={200: Enrollment, 409: Problem})
 def attend(path: EnrollmentPath, body: AttendBody) -> dict[str, Any]:
     """Record webinar attendance; at or above the threshold: `webinar.attended`, certificate and credits."""
     with database().session() as session:

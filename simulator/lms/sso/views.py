@@ -52,6 +52,8 @@ REFUSED_PAGE = {
 }
 SIGN_IN_ANSWERS: dict[Any, Any] = {302: None, "4XX": REFUSED_PAGE, 502: REFUSED_PAGE}
 TOKEN_SIGN_IN_ANSWERS: dict[Any, Any] = {**SIGN_IN_ANSWERS, 501: REFUSED_PAGE}  # 501: no credential
+LOGIN_ANSWERS: dict[Any, Any] = {302: None, 501: REFUSED_PAGE, 502: REFUSED_PAGE}
+"""Starting a sign-in refuses nothing: it redirects, or the identity provider is unavailable."""
 SIGNED_OUT_PAGE = {
     "description": "Signed out here (no single logout at the IdP): an HTML page.",
     "content": {"text/html": {"schema": {"type": "string"}}},
@@ -153,7 +155,7 @@ def _provision(
         raise SsoNotice(title, error) from error
 
 
-@sso_pages.get("/login", responses=TOKEN_SIGN_IN_ANSWERS)
+@sso_pages.get("/login", responses=LOGIN_ANSWERS)
 def login(path: TenantPath, query: LoginQuery) -> Response:
     """Start single sign-on with the tenant's protocol (`sso.protocol`): SAML, OpenID Connect or token."""
     tenant_id = current_tenant().id
