@@ -188,7 +188,7 @@ def _print_banner(
         f"  Console / control API  {config.console_url}   (docs: {config.console_url}/docs/)",
         f"  AMS                    {config.ams_url}/t/demo/   (docs: {config.ams_url}/docs/)",
         f"  LMS                    {config.lms_url}/t/demo/   (docs: {config.lms_url}/docs/)",
-        f"  Admin key              {config.effective_admin_key()}",
+        f"  Admin key              {_admin_key_line(config)}",
         f"  Request workers        {_workers_description(config)}",
         f"  Delivery workers       {workers} (kept running: a process that dies is restarted)",
     ]
@@ -202,6 +202,14 @@ def _print_banner(
         lines.append(f"  HTTPS CA certificate   {tls_files.ca}   (trust it: see `sandbox tls ca`)")
     lines += [f"  Database               {config.resolved_database_url}", "", "Press Ctrl-C to stop."]
     click.echo("\n".join(lines))
+
+
+def _admin_key_line(config: SandboxConfig) -> str:
+    """The generated admin key (the newcomer needs it); one given by the environment is not echoed, so
+    it never reaches a log that keeps what the sandbox prints."""
+    if config.admin_key:
+        return "the one SANDBOX_ADMIN_KEY sets"
+    return f"{config.effective_admin_key()}   (kept in {config.ensure_data_dir() / 'admin_key'})"
 
 
 def _workers_description(config: SandboxConfig) -> str:

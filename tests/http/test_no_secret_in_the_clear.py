@@ -9,8 +9,8 @@ scenario runs…) or in the logs reads as a private key, an API key, a card numb
 or webhook secret, or the key that encrypts the stored secrets. On SQLite (a logical dump and the raw
 file with its WAL) and PostgreSQL (every row of every table).
 
-Every library scenario runs but 14 and 15, which kill processes (they need ``sandbox up``; the
-crash-safety tests cover those paths).
+Every library scenario runs but 14 and 15, which kill processes: they need ``sandbox up``, and
+tests/e2e/test_no_secret_under_sandbox_up.py runs them there and makes the same scan.
 """
 
 from __future__ import annotations
